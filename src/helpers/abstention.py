@@ -1,0 +1,315 @@
+"""Q&A with abstention (METHODS §8.7): answer only when the confidence reaches a threshold learnt on
+a few labelled answers, and score +1 per correct answer, −penalty per wrong one, 0 per abstention.
+
+The recipe, exactly as the paper's tables were made:
+
+1. per model × dataset × signal, both phrasings are pooled in the order of the authors' result files
+   (:func:`pooled_order`), giving N = 2 × questions answers;
+2. the pooled list is shuffled once with Python's ``random`` seeded 2549900867
+   (:func:`split_permutation`); the first k answers train, the other N − k test;
+3. the threshold grid (:func:`threshold_grid`) is built from the largest training confidence of all
+   in-scope models and datasets; a model's training score, averaged over the in-scope datasets, picks
+   the threshold (:func:`choose_threshold`: first maximum, i.e. the smallest among ties);
+4. test score and % abstained at that threshold are computed per dataset and averaged unweighted over
+   the in-scope datasets; "Base" is the test score at −0.0001, i.e. never abstaining.
+
+The overall tables share one threshold per model × signal × penalty across the five datasets; the
+per-dataset tables come from runs restricted to one dataset. Unparseable answers are wrong with
+confidence 0 (METHODS §5): they stay in every denominator and are abstained on at any threshold > 0.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from helpers.claims import model_order
+from helpers.table import DATASETS, SIGNALS
+
+#: seed of the train/test shuffle (METHODS §8.7 step 2; the same seed as the question order)
+SEED = 2549900867
+#: the lowest grid point; the score there is "Base" (no abstention)
+BASE_THRESHOLD = -0.0001
+#: questions per result file: pooling goes block by block
+BLOCK = 500
+#: training-set sizes of the paper: 20 (main tables), 10, and half of the pooled answers
+KS = (20, 10, "half")
+#: points lost per wrong answer: 1 "balanced", 2 "conservative"
+PENALTIES = (1, 2)
+PENALTY_NAMES = {1: "balanced", 2: "conservative"}
+#: columns of :func:`abstention_table` (and of abstention.csv)
+TABLE_COLUMNS = ["k", "scope", "penalty", "model", "signal", "threshold", "base_score", "score",
+                 "pct_abstained"]
+
+K = int | Literal["half"]
+#: pooled, split answers: (model, dataset) -> ((train correct, train conf), (test correct, test conf))
+Splits = dict[tuple[str, str], tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]
+
+
+def block_rank(qid) -> np.ndarray:
+    """Rank of each question's 500-question block in the sorted order of the result-file names.
+
+    Block b covers qids [500 b, 500 (b+1)) and its file names contain ``q{500 b}to…``; names sort as
+    strings, so ``q0to500`` < ``q1000to1500`` < ``q1500to2000`` < … < ``q500to1000`` < ``q5000to…``.
+    Comparing ``q{start}to`` is enough: starts differ, and ``t`` sorts after every digit.
+    """
+    qid = np.asarray(qid, dtype=np.int64)
+    if (qid < 0).any():
+        raise ValueError(f"qid must be >= 0, got {qid.min()}")
+    starts = (qid // BLOCK) * BLOCK
+    unique = np.unique(starts)
+    by_name = sorted(unique, key=lambda s: f"q{s}to")
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[np.searchsorted(unique, by_name)] = np.arange(len(unique))
+    return rank[np.searchsorted(unique, starts)]
+
+
+def pooled_order(answers: pd.DataFrame) -> pd.DataFrame:
+    """``answers`` sorted into the paper's pooled order (METHODS §8.7 step 1).
+
+    Within each model × dataset: blocks in file-name order (:func:`block_rank`), within a block the
+    first then the second phrasing, within a phrasing by qid. Rows are sorted by model and dataset too;
+    the index is reset.
+    """
+    keyed = answers.assign(_block=block_rank(answers["qid"]),
+                           _phrasing=answers["phrasing"].astype(str).map({"first": 0, "second": 1}))
+    if keyed["_phrasing"].isna().any():
+        raise ValueError("column 'phrasing' holds values other than 'first'/'second'")
+    keyed = keyed.sort_values(["model", "dataset", "_block", "_phrasing", "qid"], kind="stable")
+    return keyed.drop(columns=["_block", "_phrasing"]).reset_index(drop=True)
+
+
+@lru_cache(maxsize=64)
+def _permutation(n: int, seed: int) -> np.ndarray:
+    order = list(range(n))
+    random.seed(seed)
+    random.shuffle(order)
+    out = np.array(order, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+def split_permutation(n: int, seed: int = SEED) -> np.ndarray:
+    """The order of the paper's one shuffle of n pooled answers (METHODS §8.7 step 2).
+
+    ``random.seed(seed); random.shuffle(items)`` moves items by positions only, so shuffling
+    ``list(range(n))`` gives the permutation applied to ``list(zip(labels, conf))``: the answer at
+    position i after the shuffle is ``items[split_permutation(n)[i]]``. Same for every model of equal n.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    return _permutation(int(n), int(seed))
+
+
+def n_train(k: K, n: int) -> int:
+    """Number of training answers: k itself, or n // 2 for ``k="half"``; must leave a test set."""
+    size = n // 2 if k == "half" else k
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 0 < size < n:
+        raise ValueError(f"k={k!r}: need an integer 0 < k < n (n = {n} pooled answers) or 'half'")
+    return int(size)
+
+
+def train_test_split(correct, conf, k: K, seed: int = SEED):
+    """((train correct, train conf), (test correct, test conf)) of pooled answers (METHODS §8.7 step 2).
+
+    Shuffled with :func:`split_permutation`; the first k (:func:`n_train`) answers train.
+    """
+    correct = np.asarray(correct, dtype=bool)
+    conf = np.asarray(conf, dtype=np.float64)
+    if correct.shape != conf.shape or correct.ndim != 1:
+        raise ValueError(f"correct and conf must be 1-d and equally long, got {correct.shape}, {conf.shape}")
+    order = split_permutation(len(conf), seed)
+    cut = n_train(k, len(conf))
+    train, test = order[:cut], order[cut:]
+    return (correct[train], conf[train]), (correct[test], conf[test])
+
+
+def _n_below(sorted_values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """How many values lie strictly below each threshold."""
+    return np.searchsorted(sorted_values, thresholds, side="left")
+
+
+def score(conf, correct, threshold, penalty: float = 1):
+    """Normalised score 100 × (n_correct − penalty × n_wrong) / N at each threshold (METHODS §8.7 step 3).
+
+    The model answers iff conf ≥ threshold and abstains iff conf < threshold; abstentions earn 0 but
+    stay in N. Unparseable answers are wrong (conf 0). ``threshold`` may be a scalar or an array
+    (one score per threshold).
+    """
+    conf = np.asarray(conf, dtype=np.float64)  # float64 thresholds must not be rounded to float32
+    correct = np.asarray(correct, dtype=bool)
+    if conf.shape != correct.shape or conf.ndim != 1 or conf.size == 0:
+        raise ValueError(f"conf and correct must be 1-d, non-empty and equally long, "
+                         f"got {conf.shape}, {correct.shape}")
+    t = np.asarray(threshold, dtype=np.float64)
+    n_right = correct.sum() - _n_below(np.sort(conf[correct]), t)
+    n_wrong = (~correct).sum() - _n_below(np.sort(conf[~correct]), t)
+    out = 100 * ((n_right - penalty * n_wrong) / conf.size)
+    return float(out) if out.ndim == 0 else out
+
+
+def pct_abstained(conf, threshold):
+    """Percentage of answers abstained on, 100 × mean(conf < threshold), at each threshold."""
+    conf = np.asarray(conf, dtype=np.float64)
+    if conf.ndim != 1 or conf.size == 0:
+        raise ValueError(f"conf must be 1-d and non-empty, got shape {conf.shape}")
+    out = 100 * (_n_below(np.sort(conf), np.asarray(threshold, dtype=np.float64)) / conf.size)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def threshold_grid(max_conf: float, extra: Iterable[float] = ()) -> np.ndarray:
+    """The paper's thresholds (METHODS §8.7 step 4): sorted unique {−0.0001} ∪ linspace(0, M, 200)
+    ∪ linspace(0.99, 1, 100) if |M − 1| < 0.01 (probabilities) ∪ ``extra``, with M = ``max_conf``."""
+    parts = [[BASE_THRESHOLD], np.linspace(0, max_conf, 200)]
+    if abs(max_conf - 1) < 0.01:
+        parts.append(np.linspace(0.99, 1, 100))
+    parts.append(np.asarray(list(extra), dtype=np.float64))
+    return np.unique(np.concatenate(parts))
+
+
+def choose_threshold(grid, scores) -> float:
+    """The grid point of the highest score; the first (smallest threshold) among ties (``argmax``)."""
+    grid, scores = np.asarray(grid), np.asarray(scores)
+    if grid.shape != scores.shape or grid.size == 0:
+        raise ValueError(f"grid and scores must be non-empty and equally long, got {grid.shape}, {scores.shape}")
+    return float(grid[np.argmax(scores)])
+
+
+def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) -> Splits:
+    """Pool each model × dataset's answers in the paper's order and split them (METHODS §8.7 steps 1–2).
+
+    Groups without the signal (e.g. Max Logit of API models, all NaN) are left out; a group with some
+    but not all values missing is an error.
+    """
+    if signal not in SIGNALS:
+        raise ValueError(f"signal={signal!r}: expected one of {list(SIGNALS)}")
+    if "shots" in answers and answers["shots"].nunique() > 1:
+        raise ValueError(f"answers mix shots {sorted(answers['shots'].unique())}; pass one shots value")
+    pooled = pooled_order(answers[["model", "dataset", "phrasing", "qid", "correct", signal]])
+    out: Splits = {}
+    for (model, dataset), group in pooled.groupby(["model", "dataset"], observed=True, sort=False):
+        conf = group[signal].to_numpy(dtype=np.float64)
+        missing = np.isnan(conf)
+        if missing.all():
+            continue
+        if missing.any():
+            raise ValueError(f"{signal} is missing for {missing.sum()} of {len(conf)} answers of "
+                             f"model {model!r} on {dataset!r}")
+        out[(str(model), str(dataset))] = train_test_split(group["correct"].to_numpy(), conf, k, seed)
+    return out
+
+
+def _mean_curves(parts: Sequence[tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray,
+                 penalty: float) -> tuple[np.ndarray, np.ndarray]:
+    """Score and % abstained at each threshold, averaged unweighted over a model's datasets."""
+    scores = np.mean([score(conf, correct, thresholds, penalty) for correct, conf in parts], axis=0)
+    pct = np.mean([pct_abstained(conf, thresholds) for _, conf in parts], axis=0)
+    return scores, pct
+
+
+def _by_model(splits: Splits, part: int, datasets: Sequence[str]) -> dict[str, list]:
+    """part 0 (train) or 1 (test) of each model's in-scope datasets, in dataset order."""
+    out: dict[str, list] = {}
+    for dataset in datasets:
+        for (model, ds), halves in splits.items():
+            if ds == dataset:
+                out.setdefault(model, []).append(halves[part])
+    return out
+
+
+def _run(splits: Splits, datasets: Sequence[str], penalty: float):
+    """Train curves, chosen thresholds and test curves of one run (one scope, signal, k, penalty)."""
+    train = _by_model(splits, 0, datasets)
+    test = _by_model(splits, 1, datasets)
+    if not train:
+        raise ValueError(f"no answers with this signal on datasets {list(datasets)}")
+    train_grid = threshold_grid(max(conf.max() for parts in train.values() for _, conf in parts))
+    train_curves = {m: _mean_curves(parts, train_grid, penalty) for m, parts in train.items()}
+    chosen = {m: choose_threshold(train_grid, curves[0]) for m, curves in train_curves.items()}
+    test_grid = threshold_grid(max(conf.max() for parts in test.values() for _, conf in parts),
+                               extra=chosen.values())
+    test_curves = {m: _mean_curves(parts, test_grid, penalty) for m, parts in test.items()}
+    return train_grid, train_curves, chosen, test_grid, test_curves, test
+
+
+def abstention_scores(answers: pd.DataFrame, signal: str, k: K = 20, penalty: float = 1,
+                      datasets: Sequence[str] | None = None, splits: Splits | None = None) -> pd.DataFrame:
+    """One run of the experiment: per model, the threshold chosen on the training answers of the
+    in-scope ``datasets`` (default: all present) and, on the test answers, the score there, the
+    Base score (threshold −0.0001) and the % abstained, each averaged over those datasets.
+
+    Columns: model, threshold, base_score, score, pct_abstained; models in display order.
+    ``splits`` (from :func:`pooled_splits` with the same signal and k) saves re-pooling.
+    """
+    splits = pooled_splits(answers, signal, k) if splits is None else splits
+    datasets = _datasets(splits) if datasets is None else list(datasets)
+    *_, chosen, _, _, test = _run(splits, datasets, penalty)
+    rows = []
+    for model in model_order(chosen):
+        t = np.array([BASE_THRESHOLD, chosen[model]])
+        scores, pct = _mean_curves(test[model], t, penalty)
+        rows.append((model, chosen[model], scores[0], scores[1], pct[1]))
+    return pd.DataFrame(rows, columns=["model", "threshold", "base_score", "score", "pct_abstained"])
+
+
+def abstention_curves(answers: pd.DataFrame, signal: str, k: K = 20, penalty: float = 1,
+                      datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Score and % abstained against the threshold, on the training and on the test answers, as the
+    paper's score-vs-threshold figures (averaged over the in-scope datasets).
+
+    The train grid is built from the training answers, the test grid from the test answers plus the
+    chosen thresholds. One row per model × split × threshold; columns model, split ('train'/'test'),
+    threshold, score, pct_abstained, chosen (True at the threshold picked on the training answers).
+    """
+    splits = pooled_splits(answers, signal, k)
+    datasets = _datasets(splits) if datasets is None else list(datasets)
+    train_grid, train_curves, chosen, test_grid, test_curves, _ = _run(splits, datasets, penalty)
+    frames = []
+    for split, grid, curves in (("train", train_grid, train_curves), ("test", test_grid, test_curves)):
+        for model in model_order(curves):
+            scores, pct = curves[model]
+            frames.append(pd.DataFrame({"model": model, "split": split, "threshold": grid, "score": scores,
+                                        "pct_abstained": pct, "chosen": grid == chosen[model]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _datasets(splits: Splits) -> list[str]:
+    present = {ds for _, ds in splits}
+    return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
+
+
+def abstention_table(answers: pd.DataFrame, ks: Sequence[K] = KS,
+                     penalties: Sequence[float] = PENALTIES) -> pd.DataFrame:
+    """Every run of the paper's abstention tables, as abstention.csv (METHODS §8.7).
+
+    For each k, scope ('overall': one threshold per model × signal × penalty shared by all datasets
+    present; or one dataset key: a run restricted to that dataset), penalty, model and signal: the
+    chosen threshold, Base score, score and % abstained on the test answers. Columns
+    :data:`TABLE_COLUMNS`; rows in the order k, scope (overall, then datasets), penalty, model, signal.
+    """
+    frames = []
+    for k in ks:
+        splits = {signal: pooled_splits(answers, signal, k) for signal in SIGNALS}
+        datasets = _datasets({key: v for s in splits.values() for key, v in s.items()})
+        for scope in ["overall", *datasets]:
+            in_scope = datasets if scope == "overall" else [scope]
+            for penalty in penalties:
+                for signal in SIGNALS:
+                    if not any(ds in in_scope for _, ds in splits[signal]):
+                        continue
+                    run = abstention_scores(answers, signal, k, penalty, in_scope, splits[signal])
+                    frames.append(run.assign(k=k, scope=scope, penalty=penalty, signal=signal))
+    out = pd.concat(frames, ignore_index=True)
+    out["k"] = out["k"].astype(object)
+    order = {m: i for i, m in enumerate(model_order(out["model"]))}
+    out = out.assign(_k=out["k"].map({k: i for i, k in enumerate(ks)}),
+                     _scope=out["scope"].map({s: i for i, s in enumerate(["overall", *datasets])}),
+                     _model=out["model"].map(order),
+                     _signal=out["signal"].map({s: i for i, s in enumerate(SIGNALS)}))
+    out = out.sort_values(["_k", "_scope", "penalty", "_model", "_signal"], kind="stable")
+    return out[TABLE_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,199 @@
+"""The cache of our own scored answers: per-answer parquet under ``data/scores/`` (DESIGN "Caches").
+
+One folder per *key* = model (id + revision or file hash), dataset, phrasing, shots and a hash of the
+prompt templates and scoring settings. The folder has a readable name
+(``SmolLM2-135M-Instruct__arc__first__0shot__<hash>``), a ``manifest.json`` holding the full key, and
+one parquet file per chunk of answers. Chunks are written to a temporary file and moved into place
+with ``os.replace`` (atomic), so a run killed at any moment leaves only whole chunks; a run on the same
+key resumes by scoring the question positions no chunk holds yet. A lock file (``fcntl.flock``) is held
+while a key is being scored, so two processes on one key take turns instead of writing twice; the OS
+releases it when a process dies, even on ``kill -9``. A changed key is a different folder: stale
+answers are never reused.
+
+This module imports no torch: ``load_scored`` serves the chapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import table
+
+#: environment variable overriding the scores folder
+ENV_DIR = "MSP_SCORES_DIR"
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+_PART = re.compile(r"^part-(\d{6})\.parquet$")
+
+
+def repository_root() -> Path:
+    """The repository holding this package (``src/helpers`` is two levels below it)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def default_scores_dir(scores_dir: str | Path | None = None) -> Path:
+    """``scores_dir`` if given, else ``$MSP_SCORES_DIR``, else ``data/scores`` in the repository."""
+    if scores_dir is not None:
+        return Path(scores_dir)
+    env = os.environ.get(ENV_DIR)
+    return Path(env) if env else repository_root() / "data" / "scores"
+
+
+def short_hash(obj: object, n: int = 10) -> str:
+    """First ``n`` hex digits of SHA-256 over the canonical JSON of ``obj``."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+@dataclass(frozen=True)
+class ScoreKey:
+    """Everything an answer depends on. ``name`` is the readable model key of the tidy table;
+    ``revision`` the Hub revision, or a hash of the model file(s); ``settings`` the prompt-template
+    hash and the scoring settings (max new tokens, dtype, quantisation, option-shuffle block, ...)."""
+
+    name: str
+    model_id: str
+    revision: str
+    dataset: str
+    phrasing: str
+    shots: int
+    settings: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.dataset not in table.DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; valid: {', '.join(table.DATASETS)}")
+        if self.phrasing not in table.PHRASINGS:
+            raise ValueError(f"unknown phrasing {self.phrasing!r}; valid: {', '.join(table.PHRASINGS)}")
+
+    def manifest(self) -> dict:
+        return asdict(self)
+
+    def dirname(self) -> str:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.name)
+        return f"{safe}__{self.dataset}__{self.phrasing}__{self.shots}shot__{short_hash(self.manifest())}"
+
+
+class ScoreStore:
+    """The folder of one key: its chunks, its manifest and its lock."""
+
+    def __init__(self, key: ScoreKey, scores_dir: str | Path | None = None):
+        self.key = key
+        self.path = default_scores_dir(scores_dir) / key.dirname()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[ScoreStore]:
+        """Hold the key's lock (blocking until another process releases it); clear stale temp files."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / LOCK, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                for tmp in self.path.glob(".*.tmp"):
+                    tmp.unlink()
+                self._write_manifest()
+                yield self
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _write_manifest(self) -> None:
+        target = self.path / MANIFEST
+        if not target.exists():
+            _atomic_write(target, lambda p: p.write_text(json.dumps(self.key.manifest(), indent=1,
+                                                                    sort_keys=True)))
+
+    def parts(self) -> list[Path]:
+        return sorted(p for p in self.path.glob("part-*.parquet") if _PART.match(p.name))
+
+    def read(self) -> pd.DataFrame:
+        """All cached answers of this key (one row per question position, first copy kept)."""
+        return read_parts(self.parts())
+
+    def done_positions(self) -> set[int]:
+        parts = self.parts()
+        if not parts:
+            return set()
+        return set(pd.concat([pd.read_parquet(p, columns=["qid"]) for p in parts]).qid.tolist())
+
+    def write_chunk(self, records: Iterable[dict]) -> Path | None:
+        """Append ``records`` as the next part file, atomically. Call while holding ``locked()``."""
+        frame = pd.DataFrame(list(records))
+        if frame.empty:
+            return None
+        parts = self.parts()
+        number = int(_PART.match(parts[-1].name).group(1)) + 1 if parts else 0
+        target = self.path / f"part-{number:06d}.parquet"
+        _atomic_write(target, lambda p: frame.to_parquet(p, index=False))
+        return target
+
+
+def _atomic_write(target: Path, write) -> None:
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    write(tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+
+
+def read_parts(parts: Iterable[Path]) -> pd.DataFrame:
+    parts = list(parts)
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return frame.drop_duplicates("qid", keep="first").sort_values("qid", ignore_index=True)
+
+
+def cached_keys(scores_dir: str | Path | None = None) -> list[tuple[Path, dict]]:
+    """(folder, manifest) of every key folder under the scores folder, in name order."""
+    root = default_scores_dir(scores_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for manifest in sorted(root.glob(f"*/{MANIFEST}")):
+        try:
+            found.append((manifest.parent, json.loads(manifest.read_text())))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{manifest}: malformed manifest ({exc})") from exc
+    return found
+
+
+def _current(keys: list[tuple[Path, dict]], template_hash: str) -> list[tuple[Path, dict]]:
+    """Keys made with the current prompt templates; per (model, dataset, phrasing, shots) the folder
+    whose newest part is most recent (an older key of the same cell holds superseded answers)."""
+    best: dict[tuple, tuple[float, Path, dict]] = {}
+    for path, m in keys:
+        if m.get("settings", {}).get("template_hash") != template_hash:
+            continue
+        parts = list(path.glob("part-*.parquet"))
+        if not parts:
+            continue
+        cell = (m["name"], m["dataset"], m["phrasing"], m["shots"])
+        stamp = max(p.stat().st_mtime for p in parts)
+        if cell not in best or stamp > best[cell][0]:
+            best[cell] = (stamp, path, m)
+    return [(path, m) for _, path, m in sorted(best.values(), key=lambda v: str(v[1]))]
+
+
+def load_scored(scores_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every cached scored answer as the tidy table (``helpers.table``): ``source='scored'``,
+    ``model`` = the readable key (e.g. ``SmolLM2-135M-Instruct``), ``qid`` = position in the paper's
+    question order; extra columns (response, parsed letter, option-letter probabilities, model id and
+    revision, ...) kept. Only answers made with the current prompt templates are returned."""
+    from helpers.prompts import template_hash  # pure module; imported late to keep this one light
+
+    frames = []
+    for path, m in _current(cached_keys(scores_dir), template_hash()):
+        frame = read_parts(sorted(p for p in path.glob("part-*.parquet") if _PART.match(p.name)))
+        frames.append(frame.assign(source="scored", model=m["name"], dataset=m["dataset"],
+                                   phrasing=m["phrasing"], shots=m["shots"]))
+    if not frames:
+        return table.conform(pd.DataFrame({c: pd.Series(dtype=object) for c in table.COLUMNS}))
+    return table.conform(pd.concat(frames, ignore_index=True))

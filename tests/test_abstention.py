@@ -1,0 +1,425 @@
+"""Q&A with abstention (METHODS §8.7): hand-computed cases of every step, then the real data against
+the paper's printed tables (Table "score", the pct-abstained table, the k = 10 and k = half tables
+and the per-dataset tables, all at c176fdd)."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import abstention as ab
+from helpers.table import conform
+
+# ---------------------------------------------------------------------------------------------
+# pooling order
+
+
+def test_block_rank_follows_the_string_order_of_file_names():
+    starts = np.arange(0, 6000, 500)
+    names = sorted(f"q{s}to{s + 500}_no_abst_norm_logits" for s in starts)
+    # hand-written: what `ls` shows for one model, dataset and signal
+    assert [n.split("to")[0] for n in names] == [
+        "q0", "q1000", "q1500", "q2000", "q2500", "q3000", "q3500", "q4000", "q4500", "q5000", "q500", "q5500"]
+    ranks = ab.block_rank(starts + 7)  # any qid inside the block
+    assert [f"q{s}" for s in starts[np.argsort(ranks)]] == [n.split("to")[0] for n in names]
+
+
+def test_block_rank_puts_a_longer_start_before_its_prefix():
+    # 'q10000to' < 'q1000to' because '0' sorts before 't'
+    assert list(ab.block_rank([1000, 10000, 0])) == [2, 1, 0]
+
+
+def test_block_rank_rejects_negative_qids():
+    with pytest.raises(ValueError, match="qid"):
+        ab.block_rank([3, -1])
+
+
+def _answers(rows):
+    """Tidy table from (model, dataset, phrasing, qid, correct, msp[, max_logit]) tuples."""
+    df = pd.DataFrame([r if len(r) == 7 else (*r, np.nan) for r in rows],
+                      columns=["model", "dataset", "phrasing", "qid", "correct", "msp", "max_logit"])
+    df["grade"] = np.where(df["correct"], "correct", "wrong")
+    return conform(df.assign(source="scored", shots=0))
+
+
+def test_pooled_order_interleaves_phrasings_block_by_block():
+    rows = [("M", "arc", ph, q, True, 0.5) for ph in ("second", "first") for q in (1001, 501, 1, 0, 1000)]
+    pooled = ab.pooled_order(_answers(rows[::-1]))
+    got = list(zip(pooled["phrasing"].astype(str), pooled["qid"]))
+    assert got == [("first", 0), ("first", 1), ("second", 0), ("second", 1),
+                   ("first", 1000), ("first", 1001), ("second", 1000), ("second", 1001),
+                   ("first", 501), ("second", 501)]
+
+
+# ---------------------------------------------------------------------------------------------
+# split
+
+
+def test_split_permutation_is_the_shuffle_of_the_zipped_answers():
+    labels = [i % 3 == 0 for i in range(37)]
+    conf = [i / 37 for i in range(37)]
+    combined = list(zip(labels, conf))
+    random.seed(ab.SEED)
+    random.shuffle(combined)
+    order = ab.split_permutation(37)
+    assert combined == [(labels[i], conf[i]) for i in order]
+    (train_c, train_x), (test_c, test_x) = ab.train_test_split(labels, conf, 20)
+    assert list(zip(train_c, train_x)) == combined[:20]
+    assert list(zip(test_c, test_x)) == combined[20:]
+
+
+def test_split_permutation_depends_only_on_size_and_seed():
+    assert np.array_equal(ab.split_permutation(100), ab.split_permutation(100))
+    assert sorted(ab.split_permutation(100)) == list(range(100))
+    assert not np.array_equal(ab.split_permutation(100), ab.split_permutation(100, seed=1))
+
+
+@pytest.mark.parametrize("k, n, expected", [(20, 1634, 20), (10, 12000, 10), ("half", 1634, 817), ("half", 11, 5)])
+def test_n_train(k, n, expected):
+    assert ab.n_train(k, n) == expected
+
+
+@pytest.mark.parametrize("k", [0, 12, 13, "third", 2.5, True])
+def test_n_train_rejects_bad_k(k):
+    with pytest.raises(ValueError, match="k="):
+        ab.n_train(k, 12)
+
+
+# ---------------------------------------------------------------------------------------------
+# score, % abstained
+
+# 0.9 correct, 0.8 wrong, 0.3 correct, and an unparseable answer (wrong, confidence 0)
+CONF = [0.9, 0.8, 0.3, 0.0]
+CORRECT = [True, False, True, False]
+
+
+@pytest.mark.parametrize("threshold, balanced, conservative, abstained", [
+    (-0.0001, 0.0, -50.0, 0.0),   # answers everything: (2 - 2) / 4, (2 - 4) / 4
+    (0.0, 0.0, -50.0, 0.0),       # conf >= t answers, so the unparseable answer still counts wrong
+    (1e-9, 25.0, 0.0, 25.0),      # any t > 0 abstains on it: (2 - 1) / 4, (2 - 2) / 4
+    (0.5, 0.0, -25.0, 50.0),      # answers 0.9 (right) and 0.8 (wrong)
+    (0.8, 0.0, -25.0, 50.0),      # conf == t is answered
+    (0.85, 25.0, 25.0, 75.0),     # only the 0.9
+    (0.95, 0.0, 0.0, 100.0),      # abstains on all, but all stay in N
+])
+def test_score_hand_computed(threshold, balanced, conservative, abstained):
+    assert ab.score(CONF, CORRECT, threshold, penalty=1) == balanced
+    assert ab.score(CONF, CORRECT, threshold, penalty=2) == conservative
+    assert ab.pct_abstained(CONF, threshold) == abstained
+
+
+def test_score_takes_an_array_of_thresholds():
+    t = np.array([-0.0001, 1e-9, 0.85])
+    assert np.array_equal(ab.score(CONF, CORRECT, t, 2), [-50.0, 0.0, 25.0])
+    assert np.array_equal(ab.pct_abstained(CONF, t), [0.0, 25.0, 75.0])
+
+
+def test_score_compares_float32_confidence_in_float64():
+    # 0.9999 in float32 is 0.99989998...; a float64 threshold of 0.9999 must abstain on it
+    conf = np.array([0.9999], dtype=np.float32)
+    assert ab.score(conf, [True], 0.9999) == 0.0
+    assert ab.score(conf, [True], float(np.float32(0.9999))) == 100.0
+
+
+def test_score_rejects_mismatched_input():
+    with pytest.raises(ValueError, match="equally long"):
+        ab.score([0.1, 0.2], [True], 0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# grid and choice
+
+
+def test_grid_for_logits_has_no_tail():
+    grid = ab.threshold_grid(30.0)
+    assert len(grid) == 201
+    assert grid[0] == -0.0001 and grid[1] == 0.0 and grid[-1] == 30.0
+    assert np.allclose(np.diff(grid[1:]), 30 / 199)
+
+
+def test_grid_for_probabilities_adds_100_points_from_099_to_1():
+    grid = ab.threshold_grid(1.0)
+    # 1 + 200 + 100 points; linspace(0, 1, 200) and linspace(0.99, 1, 100) share only 1.0
+    assert len(grid) == 300
+    assert np.all(np.diff(grid) > 0)
+    assert set(np.linspace(0.99, 1, 100)) <= set(grid)
+    assert np.sum(grid >= 0.99) == 100 + 1  # the tail and 198/199 = 0.99497...
+
+
+@pytest.mark.parametrize("max_conf, size", [(0.995, 301), (1.009, 301), (0.98, 201), (1.02, 201)])
+def test_grid_tail_only_when_max_is_within_001_of_1(max_conf, size):
+    grid = ab.threshold_grid(max_conf)
+    assert len(grid) == size
+    assert (1.0 in grid) == (size == 301)  # the tail reaches 1 even when M < 1
+
+
+def test_grid_includes_extra_thresholds_sorted_and_unique():
+    grid = ab.threshold_grid(0.5, extra=[0.123, 0.5, -0.0001])
+    assert len(grid) == 202 and 0.123 in grid and np.all(np.diff(grid) > 0)
+
+
+def test_choose_threshold_takes_the_smallest_among_ties():
+    grid = [-0.0001, 0.0, 0.5, 1.0]
+    assert ab.choose_threshold(grid, [3.0, 5.0, 5.0, 1.0]) == 0.0
+    assert ab.choose_threshold(grid, [2.0, 2.0, 2.0, 2.0]) == -0.0001
+    assert ab.choose_threshold(grid, [2.0, 2.0, 2.0, 2.5]) == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# whole runs on a synthetic table whose scores do not depend on the shuffle:
+# model A is always right on arc (MSP 0.3) and always wrong on mmlu (MSP 0.6); model Z is always
+# right with MSP 0.9 and Max Logit 9; A has no Max Logit. 10 questions x 2 phrasings, k = 4.
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    rows = []
+    for ph in ("first", "second"):
+        for q in range(10):
+            rows += [("A", "arc", ph, q, True, 0.3), ("A", "mmlu", ph, q, False, 0.6),
+                     ("Z", "arc", ph, q, True, 0.9, 9.0), ("Z", "mmlu", ph, q, True, 0.9, 9.0)]
+    return _answers(rows)
+
+
+FIRST_ABOVE_06 = np.linspace(0, 0.9, 200)[133]  # first grid point above 0.6: 133 x 0.9 / 199
+
+
+def test_synthetic_table(synthetic):
+    table = ab.abstention_table(synthetic, ks=(4,))
+    assert list(table.columns) == ab.TABLE_COLUMNS
+    got = {(r.scope, r.penalty, r.model, r.signal): (r.threshold, r.base_score, r.score, r.pct_abstained)
+           for r in table.itertuples()}
+    expected = {
+        # overall, balanced: A's mean train score is 0 below 0.3, -50 up to 0.6, 0 above: the tie
+        # goes to the smallest threshold, never abstaining: mean of +100 (arc) and -100 (mmlu)
+        ("overall", 1, "A", "msp"): (-0.0001, 0.0, 0.0, 0.0),
+        # overall, conservative: -50, -100, then 0 above 0.6: abstain on everything
+        ("overall", 2, "A", "msp"): (FIRST_ABOVE_06, -50.0, 0.0, 100.0),
+        ("arc", 1, "A", "msp"): (-0.0001, 100.0, 100.0, 0.0),
+        ("arc", 2, "A", "msp"): (-0.0001, 100.0, 100.0, 0.0),
+        ("mmlu", 1, "A", "msp"): (FIRST_ABOVE_06, -100.0, 0.0, 100.0),
+        ("mmlu", 2, "A", "msp"): (FIRST_ABOVE_06, -200.0, 0.0, 100.0),
+    }
+    for scope in ("overall", "arc", "mmlu"):
+        for p in (1, 2):
+            for signal in ("msp", "max_logit"):
+                expected[(scope, p, "Z", signal)] = (-0.0001, 100.0, 100.0, 0.0)
+    assert got.keys() == expected.keys()
+    for key, values in expected.items():
+        assert got[key] == pytest.approx(values, abs=1e-12), key
+    assert list(table["scope"].unique()) == ["overall", "arc", "mmlu"]
+    assert set(table["k"]) == {4}
+
+
+def test_synthetic_curves(synthetic):
+    curves = ab.abstention_curves(synthetic, "msp", k=4, penalty=1)
+    a = curves[(curves["model"] == "A") & (curves["split"] == "train")].set_index("threshold")
+    assert len(a) == 201 and a.index[-1] == 0.9
+    assert a.loc[-0.0001, "score"] == 0.0 and a.loc[0.9, "score"] == 0.0
+    just_below = np.linspace(0, 0.9, 200)[132]  # in (0.3, 0.6]: abstains on arc, answers mmlu
+    assert a.loc[just_below, "score"] == -50.0 and a.loc[just_below, "pct_abstained"] == 50.0
+    assert curves.groupby(["model", "split"])["chosen"].sum().tolist() == [1, 1, 1, 1]
+    chosen = curves[curves["chosen"]].set_index(["model", "split"])["threshold"]
+    assert chosen[("A", "train")] == chosen[("A", "test")] == -0.0001
+
+
+def test_missing_signal_for_part_of_a_model_is_an_error(synthetic):
+    broken = synthetic.copy()
+    broken.loc[broken.index[:3], "msp"] = np.nan
+    with pytest.raises(ValueError, match="msp is missing for 3 of 20 answers"):
+        ab.pooled_splits(broken, "msp", 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# the real data
+
+
+@pytest.fixture(scope="module")
+def table(published):
+    return ab.abstention_table(published)
+
+
+def _paper_rows(text: str) -> dict[str, list[float | None]]:
+    rows = {}
+    for line in text.strip().splitlines():
+        model, *values = line.split()
+        rows[model] = [None if v == "--" else float(v) for v in values]
+    return rows
+
+
+# model: Base, MSP, Max Logit (balanced), then Base, MSP, Max Logit (conservative), as printed
+PAPER_SCORE_K20 = _paper_rows("""
+Falcon-7b -41.9 -1.1 -0.3 -112.9 -2.7 -1.0
+Falcon-40b -11.6 1.9 0.5 -67.4 -0.4 0.0
+Llama-7b -19.0 -6.4 -5.0 -78.5 -6.6 -0.3
+Llama-13b -6.6 4.9 4.6 -59.9 -2.5 -1.5
+Llama-70b 16.6 21.4 19.3 -25.1 7.7 2.3
+Llama3-8b 17.1 23.5 20.7 -24.3 10.3 9.8
+Llama3-70b 56.8 56.8 56.8 35.2 46.5 42.4
+Mistral 13.7 17.0 15.6 -29.4 -1.5 4.8
+Mixtral 38.0 38.4 38.4 7.1 15.8 12.3
+Solar 34.4 35.0 34.4 1.5 9.4 13.8
+Yi-6b 4.2 14.5 9.5 -43.6 4.9 -2.4
+Yi-34b 37.8 39.6 38.2 6.8 18.8 16.4
+gpt-3.5-turbo 34.5 38.8 -- 1.7 27.0 --
+gpt-4-turbo 73.3 73.6 -- 60.0 65.2 --
+""")
+# % abstained: MSP, Max Logit (balanced), MSP, Max Logit (conservative)
+PAPER_PCT_K20 = _paper_rows("""
+Falcon-7b 81.5 98.7 95.2 98.7
+Falcon-40b 87.0 93.4 97.7 99.1
+Llama-7b 37.2 47.0 87.3 98.7
+Llama-13b 75.8 66.8 80.9 87.7
+Llama-70b 14.7 13.8 66.6 60.8
+Llama3-8b 31.2 57.4 52.0 57.4
+Llama3-70b 0.0 0.0 42.4 25.4
+Mistral 15.0 11.7 49.6 69.9
+Mixtral 2.4 2.2 26.6 59.2
+Solar 4.7 0.0 27.5 35.8
+Yi-6b 51.7 66.6 70.3 66.6
+Yi-34b 10.5 3.9 25.4 20.6
+gpt-3.5-turbo 30.8 -- 61.2 --
+gpt-4-turbo 9.6 -- 9.6 --
+""")
+PAPER_SCORE_K10 = _paper_rows("""
+Falcon-7b -41.9 -1.5 -5.2 -112.9 -2.7 -1.0
+Falcon-40b -11.6 -6.2 -6.6 -67.4 -3.4 -2.6
+Llama-7b -19.0 -7.7 -17.3 -78.4 -2.8 -1.5
+Llama-13b -6.6 -1.2 4.6 -60.0 -3.6 -7.5
+Llama-70b 16.6 21.4 19.4 -25.0 7.7 2.4
+Llama3-8b 17.1 22.6 17.3 -24.3 10.4 8.1
+Llama3-70b 56.8 56.8 56.8 35.2 47.3 35.2
+Mistral 13.7 15.1 15.0 -29.4 -6.4 -12.5
+Mixtral 38.0 38.3 38.2 7.1 4.9 12.6
+Solar 34.4 34.4 34.4 1.6 9.6 1.6
+Yi-6b 4.3 13.2 10.5 -43.6 5.3 -2.4
+Yi-34b 37.9 39.4 37.4 6.8 13.4 16.4
+gpt-3.5-turbo 34.5 38.4 -- 1.8 26.3 --
+gpt-4-turbo 73.3 73.3 -- 59.9 59.9 --
+""")
+PAPER_SCORE_HALF = _paper_rows("""
+Falcon-7b -41.2 0.0 0.0 -111.8 0.0 0.0
+Falcon-40b -11.1 1.9 0.7 -66.7 0.0 0.0
+Llama-7b -19.2 -0.2 0.2 -78.8 0.0 0.0
+Llama-13b -6.8 5.1 4.7 -60.3 1.0 0.1
+Llama-70b 16.9 23.6 19.4 -24.6 7.2 4.5
+Llama3-8b 17.2 23.9 23.1 -24.2 12.6 11.6
+Llama3-70b 56.2 57.7 56.4 34.2 48.4 42.2
+Mistral 12.6 16.7 15.6 -31.0 0.0 5.2
+Mixtral 37.7 38.6 38.2 6.6 15.3 15.0
+Solar 34.7 35.4 35.0 2.0 8.9 12.7
+Yi-6b 3.1 13.7 9.9 -45.3 5.3 2.1
+Yi-34b 37.2 39.6 37.7 5.8 20.7 17.2
+gpt-3.5-turbo 34.8 38.9 -- 2.2 27.6 --
+gpt-4-turbo 73.4 74.0 -- 60.1 66.0 --
+""")
+# per-dataset tables (k = 20, thresholds chosen on that dataset alone): a few rows each
+PAPER_SCORE_DATASET = {
+    "arc": _paper_rows("""
+Falcon-7b -49.3 -1.0 0.0 -123.9 -2.7 0.0
+Mistral 41.9 35.2 37.0 12.8 22.9 23.2
+gpt-4-turbo 91.4 91.4 -- 87.0 87.0 --
+"""),
+    "hellaswag": _paper_rows("""
+Falcon-7b -50.5 -30.9 0.0 -125.8 -6.3 0.0
+Yi-34b 51.0 46.6 48.7 26.4 36.2 32.2
+"""),
+    "mmlu": _paper_rows("""
+Falcon-40b -12.0 2.1 -12.0 -68.0 -19.8 -1.7
+Solar 14.9 16.6 21.6 -27.7 -3.8 0.7
+"""),
+    "truthfulqa": _paper_rows("""
+Llama-7b -50.8 -34.8 -47.4 -126.2 -62.1 -0.9
+Llama3-70b 44.2 46.5 39.6 16.4 39.0 28.2
+"""),
+    "winogrande": _paper_rows("""
+Mixtral 26.3 26.3 26.3 -10.5 -10.5 -1.5
+gpt-3.5-turbo 20.9 20.1 -- -18.6 6.9 --
+"""),
+}
+
+
+def _printed(table, k, scope, model, what):
+    """The paper's layout for one model: score columns or % abstained columns, rounded as printed."""
+    rows = table[(table["k"] == k) & (table["scope"] == scope) & (table["model"] == model)]
+    out = []
+    for p in (1, 2):
+        by_signal = rows[rows["penalty"] == p].set_index("signal")
+        cols = [("msp", "base_score"), ("msp", what), ("max_logit", what)] if what == "score" \
+            else [("msp", what), ("max_logit", what)]
+        out += [round(by_signal.loc[s, c], 1) if s in by_signal.index else None for s, c in cols]
+    return out
+
+
+@pytest.mark.parametrize("k, paper, what", [(20, PAPER_SCORE_K20, "score"), (20, PAPER_PCT_K20, "pct_abstained"),
+                                            (10, PAPER_SCORE_K10, "score"), ("half", PAPER_SCORE_HALF, "score")])
+def test_overall_tables_reproduce_the_paper_to_the_printed_digit(table, k, paper, what):
+    assert {m: _printed(table, k, "overall", m, what) for m in paper} == paper
+
+
+@pytest.mark.parametrize("dataset", sorted(PAPER_SCORE_DATASET))
+def test_per_dataset_tables_reproduce_the_paper(table, dataset):
+    paper = PAPER_SCORE_DATASET[dataset]
+    assert {m: _printed(table, 20, dataset, m, "score") for m in paper} == paper
+
+
+def test_table_shape(table):
+    assert list(table.columns) == ab.TABLE_COLUMNS
+    # 3 k x (overall + 5 datasets) x 2 penalties x (14 MSP + 12 Max Logit runs)
+    assert len(table) == 3 * 6 * 2 * 26
+    assert list(table["k"].unique()) == [20, 10, "half"]
+    assert list(table["scope"].unique()) == ["overall", "arc", "hellaswag", "mmlu", "truthfulqa", "winogrande"]
+
+
+def test_llama3_70b_msp_thresholds_as_in_methods(table):
+    rows = table[(table["k"] == 20) & (table["scope"] == "overall") & (table["model"] == "Llama3-70b")
+                 & (table["signal"] == "msp")].set_index("penalty")
+    assert rows.loc[1, "threshold"] == -0.0001
+    assert rows.loc[2, "threshold"] == np.linspace(0.99, 1, 100)[98]  # 0.99989899, printed 0.9999
+
+
+def test_k20_msp_thresholds_never_lose_to_base_overall(table):
+    # balanced: 13 of 14 models gain, Llama 3 70B never abstains (equal); conservative: all 14 gain
+    overall = table[(table["k"] == 20) & (table["scope"] == "overall") & (table["signal"] == "msp")]
+    gain = overall["score"] - overall["base_score"]
+    balanced, conservative = gain[overall["penalty"] == 1], gain[overall["penalty"] == 2]
+    assert ((balanced > 0).sum(), (balanced == 0).sum(), (balanced < 0).sum()) == (13, 1, 0)
+    assert ((conservative > 0).sum(), (conservative < 0).sum()) == (14, 0)
+    assert balanced.mean() == pytest.approx(7.891, abs=5e-4)
+    assert conservative.mean() == pytest.approx(37.195, abs=5e-4)
+
+
+def test_k10_conservative_msp_loses_to_base_for_mixtral_only(table):
+    # Mixtral, k = 10, conservative: the threshold learnt on 50 answers costs 2.2 points
+    overall = table[(table["k"] == 10) & (table["scope"] == "overall") & (table["signal"] == "msp")
+                    & (table["penalty"] == 2)].set_index("model")
+    losers = overall.index[overall["score"] < overall["base_score"]].tolist()
+    assert losers == ["Mixtral"]
+    assert overall.loc["Mixtral", "score"] - overall.loc["Mixtral", "base_score"] == pytest.approx(-2.2, abs=0.05)
+
+
+def test_base_does_not_depend_on_signal_except_where_a_max_logit_is_negative(table, published):
+    # Base abstains on Max Logits below -0.0001: three Falcon 7B answers in the whole data
+    negative = published[published["max_logit"] < ab.BASE_THRESHOLD]
+    assert negative["model"].astype(str).tolist() == ["Falcon-7b"] * 3
+    wide = table.pivot_table(index=["k", "scope", "penalty", "model"], columns="signal", values="base_score")
+    differ = wide.dropna()[wide.dropna()["msp"] != wide.dropna()["max_logit"]]
+    assert set(differ.index.get_level_values("model")) == {"Falcon-7b"}
+
+
+def test_pooled_order_matches_the_sorted_result_files(published, published_dir):
+    files = sorted((published_dir / "main_results").glob("arc_Llama3-70b-q*_norm_logits_*_prompt.txt"))
+    assert len(files) == 12
+    expected = np.concatenate([np.loadtxt(f, skiprows=1, usecols=1) for f in files]).astype(np.float32)
+    mine = published[(published["model"] == "Llama3-70b") & (published["dataset"] == "arc")]
+    assert np.array_equal(ab.pooled_order(mine)["msp"].to_numpy(), expected)
+
+
+def test_whole_table_runs_in_seconds(published):
+    start = time.perf_counter()
+    ab.abstention_table(published)
+    assert time.perf_counter() - start < 15
