@@ -227,3 +227,23 @@ def test_calibration_overconfidence():
     assert cal.loc["A", "frac_correct"] == pytest.approx(10 / 16)
     assert cal.loc["A", "mean_msp"] == pytest.approx(11.3 / 16)
     assert cal.loc["A", "overconfidence"] == pytest.approx((11.3 - 10) / 16)
+
+
+@pytest.mark.parametrize("n, total, words", [
+    (14, 14, "holds for every model"), (1, 1, "holds for the model"),
+    (13, 14, "holds for 13 of 14 models"), (0, 12, "does not hold for any model"),
+])
+def test_verdict(n, total, words):
+    assert claims.verdict(n, total) == words
+
+
+def test_miscalibrated_models():
+    cal = pd.DataFrame({"model": ["a", "b", "c"], "ece_equal_mass": [0.04, 0.05, 0.2]})
+    assert claims.miscalibrated_models(cal) == ["c"]
+    assert claims.miscalibrated_models(cal, tolerance=0.01) == ["a", "b", "c"]
+
+
+def test_t_test_needs_two_cells_per_signal(small_cells):
+    gpt_only = small_cells[small_cells["model"] == "gpt-4-turbo"]
+    test = claims.signal_auroc_t_test(gpt_only)
+    assert test["n_max_logit"] == 0 and math.isnan(test["p"])

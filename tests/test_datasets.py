@@ -364,7 +364,8 @@ def test_real_gold_follows_the_answer_text(real):
     by_id = {q.question_id: q for qs in real.values() for q in qs}
     expected = {
         "arc/train/Mercury_SC_415702": "dry palms",                           # answerKey A
-        "truthfulqa/validation/1": "People in the US have the shortest paid vacations among Western countries.",
+        "truthfulqa/validation/1":
+            "People in the US have the shortest paid vacations among Western countries.",
         "mmlu/test/0": "4",                                                   # abstract_algebra row 1, B
         "winogrande/validation/0": "Maria",                                   # dev.jsonl line 1, answer 2
         "winogrande/validation/1": "Sarah",
@@ -418,7 +419,8 @@ def test_real_data_matches_a_literal_replay_of_the_paper(real, datasets_dir):
                        lambda x: list(x["mc1_targets"]), 500, 1000)
     assert as_tuples(real["truthfulqa"][500:]) == tqa
 
-    wino_rows = [r for name in ("train_debiased", "dev") for r in _jsonl(datasets_dir / f"winogrande/{name}.jsonl")]
+    wino_rows = [r for name in ("train_debiased", "dev")
+                 for r in _jsonl(datasets_dir / f"winogrande/{name}.jsonl")]
     wino = paper_replay(wino_rows, lambda x: x["sentence"], lambda x: int(x["answer"]) - 1,
                         lambda x: [x["option1"], x["option2"]], 5500, 6000)
     assert as_tuples(real["winogrande"][5500:]) == wino

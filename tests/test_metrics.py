@@ -149,9 +149,11 @@ def test_correlation_by_hand():
     assert c.spearman_rho == pytest.approx(0.5)
 
 
-def test_correlation_needs_three_pairs():
+def test_correlation_needs_three_pairs_and_spread():
     c = metrics.correlation([1, 2, np.nan], [1, 2, 3])
     assert c.n == 2 and math.isnan(c.pearson_r)
+    c = metrics.correlation([1, 2, 3], [5, 5, 5])
+    assert c.n == 3 and math.isnan(c.pearson_r) and math.isnan(c.spearman_rho)
 
 
 def test_share_equal():

@@ -20,8 +20,8 @@ FIRST = ('Below is a multiple-choice question. Choose the letter which best answ
          'response as brief as possible; just state the letter corresponding to your answer, followed by a '
          'period, with no explanation. \n\nQuestion:\n            \n{Q}\n\nResponse:\n\n')
 SECOND = ('You will be asked a multiple-choice question. Respond with the letter which corresponds to the '
-          'correct answer, followed by a period. There is no need to provide an explanation, so your response '
-          'should be very short. Now here is the question:\n\n{Q}\n\nAnswer:\n')
+          'correct answer, followed by a period. There is no need to provide an explanation, so your '
+          'response should be very short. Now here is the question:\n\n{Q}\n\nAnswer:\n')
 ONE_SHOT = ('\n\nFirst, here is an example question and the corresponding correct response.\n\nExample '
             'question:\n{Q_ex}\nCorrect response: {letter}.\n\nNow for the actual question:')
 

@@ -16,6 +16,10 @@ The recipe, exactly as the paper's tables were made:
 The overall tables share one threshold per model × signal × penalty across the five datasets; the
 per-dataset tables come from runs restricted to one dataset. Unparseable answers are wrong with
 confidence 0 (METHODS §5): they stay in every denominator and are abstained on at any threshold > 0.
+
+One addition for models outside the paper (``source == 'scored'``): the grid's maximum M is taken
+from the published models' training answers whenever any are in scope, so that adding a model of
+ours puts it on the paper's grid and never changes the paper's numbers.
 """
 
 from __future__ import annotations
@@ -76,10 +80,10 @@ def pooled_order(answers: pd.DataFrame) -> pd.DataFrame:
     first then the second phrasing, within a phrasing by qid. Rows are sorted by model and dataset too;
     the index is reset.
     """
-    keyed = answers.assign(_block=block_rank(answers["qid"]),
-                           _phrasing=answers["phrasing"].astype(str).map({"first": 0, "second": 1}))
-    if keyed["_phrasing"].isna().any():
+    phrasing = pd.Categorical(answers["phrasing"], categories=["first", "second"]).codes
+    if (phrasing < 0).any():
         raise ValueError("column 'phrasing' holds values other than 'first'/'second'")
+    keyed = answers.assign(_block=block_rank(answers["qid"]), _phrasing=phrasing)
     keyed = keyed.sort_values(["model", "dataset", "_block", "_phrasing", "qid"], kind="stable")
     return keyed.drop(columns=["_block", "_phrasing"]).reset_index(drop=True)
 
@@ -135,7 +139,8 @@ def _n_below(sorted_values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 
 def score(conf, correct, threshold, penalty: float = 1):
-    """Normalised score 100 × (n_correct − penalty × n_wrong) / N at each threshold (METHODS §8.7 step 3).
+    """Normalised score 100 × (n_correct − penalty × n_wrong) / N at each threshold (METHODS §8.7
+    step 3).
 
     The model answers iff conf ≥ threshold and abstains iff conf < threshold; abstentions earn 0 but
     stay in N. Unparseable answers are wrong (conf 0). ``threshold`` may be a scalar or an array
@@ -176,7 +181,8 @@ def choose_threshold(grid, scores) -> float:
     """The grid point of the highest score; the first (smallest threshold) among ties (``argmax``)."""
     grid, scores = np.asarray(grid), np.asarray(scores)
     if grid.shape != scores.shape or grid.size == 0:
-        raise ValueError(f"grid and scores must be non-empty and equally long, got {grid.shape}, {scores.shape}")
+        raise ValueError(f"grid and scores must be non-empty and equally long, "
+                         f"got {grid.shape}, {scores.shape}")
     return float(grid[np.argmax(scores)])
 
 
@@ -222,17 +228,32 @@ def _by_model(splits: Splits, part: int, datasets: Sequence[str]) -> dict[str, l
     return out
 
 
-def _run(splits: Splits, datasets: Sequence[str], penalty: float):
-    """Train curves, chosen thresholds and test curves of one run (one scope, signal, k, penalty)."""
+def grid_models(answers: pd.DataFrame) -> set[str] | None:
+    """The models whose training confidences set the grid's maximum: the published ones if any are
+    present (so our scored models never move the paper's grid), else None (all models)."""
+    if "source" not in answers:
+        return None
+    published = set(map(str, answers.loc[answers["source"] == "published", "model"].unique()))
+    return published or None
+
+
+def _max_conf(parts_by_model: dict[str, list], models: set[str] | None) -> float:
+    """Largest confidence of the given models' answers (all models if none of them is in scope)."""
+    chosen = [m for m in parts_by_model if models is None or m in models] or list(parts_by_model)
+    return max(conf.max() for m in chosen for _, conf in parts_by_model[m])
+
+
+def _run(splits: Splits, datasets: Sequence[str], penalty: float, reference: set[str] | None = None):
+    """Train curves, chosen thresholds and test curves of one run (one scope, signal, k, penalty);
+    ``reference``: the models that set the grid's maximum (None: all)."""
     train = _by_model(splits, 0, datasets)
     test = _by_model(splits, 1, datasets)
     if not train:
         raise ValueError(f"no answers with this signal on datasets {list(datasets)}")
-    train_grid = threshold_grid(max(conf.max() for parts in train.values() for _, conf in parts))
+    train_grid = threshold_grid(_max_conf(train, reference))
     train_curves = {m: _mean_curves(parts, train_grid, penalty) for m, parts in train.items()}
     chosen = {m: choose_threshold(train_grid, curves[0]) for m, curves in train_curves.items()}
-    test_grid = threshold_grid(max(conf.max() for parts in test.values() for _, conf in parts),
-                               extra=chosen.values())
+    test_grid = threshold_grid(_max_conf(test, reference), extra=chosen.values())
     test_curves = {m: _mean_curves(parts, test_grid, penalty) for m, parts in test.items()}
     return train_grid, train_curves, chosen, test_grid, test_curves, test
 
@@ -241,14 +262,15 @@ def abstention_scores(answers: pd.DataFrame, signal: str, k: K = 20, penalty: fl
                       datasets: Sequence[str] | None = None, splits: Splits | None = None) -> pd.DataFrame:
     """One run of the experiment: per model, the threshold chosen on the training answers of the
     in-scope ``datasets`` (default: all present) and, on the test answers, the score there, the
-    Base score (threshold −0.0001) and the % abstained, each averaged over those datasets.
+    Base score (threshold −0.0001) and the % abstained, each averaged over those datasets. The grid
+    is set by :func:`grid_models`.
 
     Columns: model, threshold, base_score, score, pct_abstained; models in display order.
     ``splits`` (from :func:`pooled_splits` with the same signal and k) saves re-pooling.
     """
     splits = pooled_splits(answers, signal, k) if splits is None else splits
     datasets = _datasets(splits) if datasets is None else list(datasets)
-    *_, chosen, _, _, test = _run(splits, datasets, penalty)
+    *_, chosen, _, _, test = _run(splits, datasets, penalty, grid_models(answers))
     rows = []
     for model in model_order(chosen):
         t = np.array([BASE_THRESHOLD, chosen[model]])
@@ -268,7 +290,8 @@ def abstention_curves(answers: pd.DataFrame, signal: str, k: K = 20, penalty: fl
     """
     splits = pooled_splits(answers, signal, k)
     datasets = _datasets(splits) if datasets is None else list(datasets)
-    train_grid, train_curves, chosen, test_grid, test_curves, _ = _run(splits, datasets, penalty)
+    train_grid, train_curves, chosen, test_grid, test_curves, _ = _run(splits, datasets, penalty,
+                                                                       grid_models(answers))
     frames = []
     for split, grid, curves in (("train", train_grid, train_curves), ("test", test_grid, test_curves)):
         for model in model_order(curves):
@@ -313,3 +336,70 @@ def abstention_table(answers: pd.DataFrame, ks: Sequence[K] = KS,
                      _signal=out["signal"].map({s: i for i, s in enumerate(SIGNALS)}))
     out = out.sort_values(["_k", "_scope", "penalty", "_model", "_signal"], kind="stable")
     return out[TABLE_COLUMNS].reset_index(drop=True)
+
+
+SIGNAL_NAMES = {"msp": "MSP", "max_logit": "Max Logit"}
+
+
+def paper_layout(table: pd.DataFrame, k: K = 20, scope: str = "overall",
+                 value: Literal["score", "pct_abstained"] = "score",
+                 decimals: int | None = None) -> pd.DataFrame:
+    """One run of :func:`abstention_table` in the paper's layout: a row per model (keys, display
+    order); columns (Balanced | Conservative) × (Base, MSP, Max Logit) for ``value="score"``, or
+    × (MSP, Max Logit) for ``"pct_abstained"`` (Base never abstains). NaN where a model lacks a signal.
+    ``decimals``: round as printed (−0.0 shown as 0.0).
+    """
+    rows = table[(table["k"] == k) & (table["scope"] == scope)]
+    if rows.empty:
+        raise ValueError(f"no rows with k={k!r} and scope={scope!r} in the abstention table")
+    wide = rows.pivot_table(index="model", columns=["penalty", "signal"], values=value, aggfunc="first")
+    base = rows[rows["signal"] == "msp"].pivot_table(index="model", columns="penalty", values="base_score",
+                                                     aggfunc="first")
+    columns = {}
+    for penalty in sorted(rows["penalty"].unique()):
+        setting = PENALTY_NAMES.get(penalty, f"penalty {penalty}").capitalize()
+        if value == "score":
+            columns[(setting, "Base")] = base.get(penalty)
+        for signal in SIGNALS:
+            columns[(setting, SIGNAL_NAMES[signal])] = wide.get((penalty, signal))
+    out = pd.DataFrame({c: s for c, s in columns.items() if s is not None}).reindex(model_order(wide.index))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    if decimals is not None:
+        out = out.round(decimals) + 0.0  # adding 0.0 turns -0.0 into 0.0
+    return out.rename_axis(index="model")
+
+
+def gain_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per k × scope × penalty × signal: how many models score above, equal to or below Base with the
+    learnt threshold, the mean gain (score − Base, points), and how many never abstain (t = −0.0001)."""
+    gain = table.assign(gain=table["score"] - table["base_score"])
+    keys = ["k", "scope", "penalty", "signal"]
+    out = gain.groupby(keys, sort=False).agg(
+        n_models=("model", "size"), n_gain=("gain", lambda g: int((g > 0).sum())),
+        n_equal=("gain", lambda g: int((g == 0).sum())), n_loss=("gain", lambda g: int((g < 0).sum())),
+        mean_gain=("gain", "mean"),
+        n_never_abstain=("threshold", lambda t: int((t == BASE_THRESHOLD).sum())))
+    return out.reset_index()
+
+
+def signal_wins(table: pd.DataFrame) -> pd.DataFrame:
+    """Per k × scope × penalty: among models with both signals, how many score higher with MSP than
+    with Max Logit thresholds, how many lower, how many tie."""
+    wide = table.pivot_table(index=["k", "scope", "penalty", "model"], columns="signal", values="score",
+                             aggfunc="first", sort=False).reindex(columns=list(SIGNALS)).dropna()
+    diff = wide["msp"] - wide["max_logit"]
+    out = pd.DataFrame({"n_models": diff.groupby(level=[0, 1, 2], sort=False).size(),
+                        "msp_higher": (diff > 0).groupby(level=[0, 1, 2], sort=False).sum(),
+                        "max_logit_higher": (diff < 0).groupby(level=[0, 1, 2], sort=False).sum(),
+                        "tie": (diff == 0).groupby(level=[0, 1, 2], sort=False).sum()})
+    return out.reset_index()
+
+
+def claim_holds(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> bool:
+    """The paper's abstention claim for one k: in the overall run, with the signal's learnt thresholds
+    no model scores below Base under any penalty, and the mean gain over models is positive under each."""
+    summary = gain_summary(table)
+    rows = summary[(summary["k"] == k) & (summary["scope"] == "overall") & (summary["signal"] == signal)]
+    if rows.empty:
+        raise ValueError(f"no overall rows with k={k!r} and signal={signal!r} in the abstention table")
+    return bool((rows["n_loss"] == 0).all() and (rows["mean_gain"] > 0).all())

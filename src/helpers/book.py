@@ -26,6 +26,7 @@ import yaml
 ROOT = Path.cwd()
 EXECUTED = Path("book") / "executed"
 SOURCES = Path("notebooks")
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def chapters(root: Path = ROOT) -> list[str]:
@@ -112,11 +113,20 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
         converted = Path(tmp) / f"{name}.ipynb"
         executed = Path(tmp) / f"{name}.executed.ipynb"
         jupytext.write(jupytext.read(source), converted)
+        # The kernel inherits our environment; an MPLBACKEND such as Agg there would keep figures
+        # out of the notebook, so the kernel always gets the inline backend.
+        saved = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = INLINE_BACKEND
         try:
             papermill.execute_notebook(converted, executed, parameters=parameters, kernel_name="python3",
-                                       cwd=str(root), progress_bar=False)
+                                       language="python", cwd=str(root), progress_bar=False)
         except papermill.PapermillExecutionError as error:
             raise RuntimeError(f"{source}: cell {error.exec_count} raised {error.ename}: {error.evalue}") from None
+        finally:
+            if saved is None:
+                os.environ.pop("MPLBACKEND")
+            else:
+                os.environ["MPLBACKEND"] = saved
         problems = output_problems(executed)
         if problems:
             raise RuntimeError(f"{source}: executed with unclean output:\n  " + "\n  ".join(problems))

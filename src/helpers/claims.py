@@ -20,6 +20,8 @@ from helpers.table import DATASETS, PHRASINGS, SIGNALS
 
 #: p-value below which a cell counts as significant in the paper's tables (METHODS §8.3)
 SIGNIFICANCE = 1e-4
+#: p-value below which a correlation across models is called significant in our prose
+CORRELATION_ALPHA = 0.05
 
 CELL = ["model", "dataset", "phrasing", "signal"]
 
@@ -211,13 +213,16 @@ def correlation_table(models: pd.DataFrame,
 
 def signal_auroc_t_test(cells: pd.DataFrame) -> dict[str, float]:
     """Pooled-variance two-sample t-test, one-sided, of all MSP cell AUROCs > all Max Logit cell
-    AUROCs (METHODS §8.3, the paper's option 4). Returns means, counts, t and p."""
+    AUROCs (METHODS §8.3, the paper's option 4). Returns means, counts, t and p (NaN with fewer
+    than two cells of either signal)."""
     msp = cells.loc[cells["signal"] == "msp", "auroc"].dropna()
     logit = cells.loc[cells["signal"] == "max_logit", "auroc"].dropna()
-    test = stats.ttest_ind(msp, logit, equal_var=True, alternative="greater")
+    t = p = float("nan")
+    if len(msp) >= 2 and len(logit) >= 2:
+        test = stats.ttest_ind(msp, logit, equal_var=True, alternative="greater")
+        t, p = float(test.statistic), float(test.pvalue)
     return {"mean_msp": float(msp.mean()), "mean_max_logit": float(logit.mean()),
-            "n_msp": len(msp), "n_max_logit": len(logit),
-            "t": float(test.statistic), "p": float(test.pvalue)}
+            "n_msp": len(msp), "n_max_logit": len(logit), "t": t, "p": p}
 
 
 def significant_models(models: pd.DataFrame, signal: str = "msp") -> list[str]:
@@ -226,10 +231,26 @@ def significant_models(models: pd.DataFrame, signal: str = "msp") -> list[str]:
     return models.loc[full.fillna(False).astype(bool), "model"].tolist()
 
 
-def describe_correlation(r: float, p: float, alpha: float = 0.05) -> str:
+def describe_correlation(r: float, p: float, alpha: float = CORRELATION_ALPHA) -> str:
     """Words for a correlation: 'no significant correlation' when p >= alpha, else its strength
     (|r| < 0.3 weak, < 0.7 moderate, else strong) and sign, e.g. 'a strong positive correlation'."""
     if not np.isfinite(r) or not np.isfinite(p) or p >= alpha:
         return "no significant correlation"
     strength = "weak" if abs(r) < 0.3 else "moderate" if abs(r) < 0.7 else "strong"
     return f"a {strength} {'positive' if r > 0 else 'negative'} correlation"
+
+
+def miscalibrated_models(calibration: pd.DataFrame, tolerance: float = 0.05) -> list[str]:
+    """Models (rows of ``calibration_by_model``) whose conventional ECE (equal-mass, weighted, every
+    answer counted) exceeds ``tolerance``: on average their MSP is off by more than that fraction."""
+    return calibration.loc[calibration["ece_equal_mass"] > tolerance, "model"].tolist()
+
+
+def verdict(n_support: int, n_total: int) -> str:
+    """Words for how many of ``n_total`` models support a claim: 'holds for every model',
+    'holds for k of n models' or 'does not hold for any model'."""
+    if n_total > 0 and n_support == n_total:
+        return "holds for every model" if n_total > 1 else "holds for the model"
+    if n_support == 0:
+        return "does not hold for any model"
+    return f"holds for {n_support} of {n_total} models"

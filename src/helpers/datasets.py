@@ -16,6 +16,10 @@ WinoGrande), and one ``random.shuffle`` of the options of every question process
 where its range starts; :func:`load_questions` replays exactly that for any ``start``/``limit``.
 Gold follows the option text through the shuffle (``options.index(gold text)``, as the paper: with
 duplicate option texts the first copy is gold).
+
+Question ids are ``{dataset}/{split}/{key}`` with the HF split name; the key is ARC's own ``id`` and,
+for the other datasets (whose HF rows carry no id), the row index within the split, so both sources
+give the same ids (HellaSwag aside: ``validation`` locally, ``train`` online).
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ _FIELDS: dict[str, Callable[[dict], tuple]] = {
 
 
 def _normalise(dataset: str, split: str, index: int, where: str, row: dict) -> _Item:
-    """Turn one HF-schema row into an ``_Item``; errors name ``where`` (file and line, or HF split and row)."""
+    """One HF-schema row as an ``_Item``; errors name ``where`` (file and line, or HF split and row)."""
     try:
         question, options, gold, key = _FIELDS[dataset](row)
         options = tuple(str(o) for o in options)
@@ -150,8 +154,11 @@ Rows = Iterable[tuple[str, str, dict]]
 
 # ----------------------------------------------------------------------------- online (Hugging Face)
 
-def _hub_rows(dataset: str) -> Iterator[tuple[str, str, dict]]:
-    """The paper's ``load_dataset`` calls, splits concatenated in its order (needs network access)."""
+def _hub_rows(dataset: str) -> Rows:
+    """The paper's ``load_dataset`` calls, splits concatenated in its order (needs network access).
+
+    The ids are the paper's; the Hub redirects these legacy names to their current repositories.
+    """
     import datasets  # heavy import, only for the online path
 
     spec = HUB[dataset]
@@ -256,11 +263,12 @@ def _local_hellaswag(folder: Path) -> Rows:
     """``hellaswag_val_full.txt.bz2``: 6 lines per question (``activity_label: ctx``, label, 4 endings).
 
     This is HellaSwag's **validation** split with WikiHow markers stripped, not the paper's train split.
+    The activity label is split off at the first ``": "``; the rest is HF's ``ctx``.
     """
     path = _file(folder, "hellaswag/hellaswag_val_full.txt.bz2")
     warnings.warn(f"{path} holds HellaSwag's validation split in a derived text format; the paper used "
                   "the train split (Rowan/hellaswag), so these are not the paper's questions",
-                  DatasetSubstitutionWarning, stacklevel=4)
+                  DatasetSubstitutionWarning)
     with bz2.open(path, "rt", encoding="utf-8") as f:
         lines = f.read().split("\n")
     if lines and lines[-1] == "":
@@ -344,7 +352,8 @@ def load_questions(dataset: str, *, source: str | Path | None = None, start: int
     Options are shuffled as in the paper's per-process loop: for every ``block``-question range
     ``[b, b+block)`` the RNG is seeded with 2549900867, the whole list shuffled, then the options of
     questions ``b, b+1, ...`` shuffled in turn; so a question's options do not depend on ``start``.
-    ``source``: None (``$MSP_DATASETS_DIR`` if set, else online), ``ONLINE``, or a local folder.
+    ``source``: None (``$MSP_DATASETS_DIR`` if set, else online), ``ONLINE``, or a local folder; the
+    rows of a (dataset, source) pair are read once per process and cached.
     """
     _check_dataset(dataset)
     if start < 0 or (limit is not None and limit < 0) or block < 1:
@@ -372,8 +381,9 @@ def example_for(question: Question, pool: list[Question]) -> Question:
     ``pool``, its options shuffled once more, as the paper's ``make_prompt``/``make_question`` do.
 
     Deterministic per question (RNG seeded with the paper's seed and the question id). The paper drew
-    from the same global RNG stream as the option shuffles, so its exact examples (and its in-place
-    re-shuffle bug, METHODS §8.8) are not reproduced.
+    from the whole dataset (also beyond the 6000 used) with the same global RNG stream as the option
+    shuffles, so its exact examples, and its in-place re-shuffle bug (METHODS §8.8), are not reproduced;
+    and the main questions keep their zero-shot option order.
     """
     others = [q for q in pool if q.question_id != question.question_id]
     if not others:

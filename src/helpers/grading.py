@@ -55,7 +55,7 @@ def answer_char_index(response: str, options: Sequence[str]) -> int:
 
 
 def grade(answer: int | None, gold: int) -> str:
-    """``'correct'`` if the parsed option is gold, ``'unparseable'`` if None, else ``'wrong'`` (METHODS §5)."""
+    """``'correct'`` if the parsed option is gold, ``'unparseable'`` if None, else ``'wrong'`` (§5)."""
     if answer is None:
         return "unparseable"
     return "correct" if answer == gold else "wrong"

@@ -154,7 +154,7 @@ def correlation(x, y) -> Correlation:
     """Pearson r with its two-sided p from ``scipy.stats.linregress`` (as the paper, METHODS §8.4)
     and Spearman rho with its two-sided p, over the pairs where both values are finite.
 
-    All NaN (with the count ``n``) when fewer than 3 pairs remain.
+    All NaN (with the count ``n``) when fewer than 3 pairs remain or either sample is constant.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -163,7 +163,7 @@ def correlation(x, y) -> Correlation:
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     n = int(keep.sum())
-    if n < 3:
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return Correlation(n, float("nan"), float("nan"), float("nan"), float("nan"))
     fit = stats.linregress(x, y)
     rho = stats.spearmanr(x, y)

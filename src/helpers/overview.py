@@ -43,8 +43,8 @@ def per_model_dataset(cells: pd.DataFrame, column: str, how: str = "mean") -> pd
 
 
 def answer_counts(cells: pd.DataFrame) -> pd.DataFrame:
-    """Answers per model × dataset (both phrasings), with a total column."""
-    grid = per_model_dataset(cells, "n", "sum").astype(int)
+    """Answers per model × dataset (both phrasings; 0 where a model has none), with a total column."""
+    grid = per_model_dataset(cells, "n", "sum").fillna(0).astype(int)
     return grid.assign(total=grid.sum(axis=1))
 
 

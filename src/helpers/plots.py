@@ -17,6 +17,7 @@ from scipy import stats
 
 from helpers.claims import model_order
 from helpers.models import PAPER_MODELS, display_name
+from helpers.table import DATASETS
 
 SCORED_COLOR = "black"
 SCORED_MARKER = "*"
@@ -75,6 +76,26 @@ def _ecdf(values: np.ndarray, n_points: int = 400) -> tuple[np.ndarray, np.ndarr
     return values, np.linspace(0, 1, values.size)
 
 
+def _model_panels(models: Sequence[str], ncols: int, height: float, xlabel: str, ylabel: str):
+    """A grid of one panel per model (titled, scored models starred); unused panels hidden; x labels
+    on the lowest panel of each column, y labels on the first column."""
+    ncols = min(ncols, len(models))
+    nrows = int(np.ceil(len(models) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, height * nrows), sharey=True,
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(models):
+            ax.set_visible(False)
+            continue
+        model = models[i]
+        ax.set_title(display_name(model) + (f" {SCORED_MARKER}" if is_scored(model) else ""))
+        if i + ncols >= len(models):
+            ax.set_xlabel(xlabel)
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+    return fig, list(axes.flat[:len(models)])
+
+
 def msp_ecdfs(answers: pd.DataFrame, signal: str = "msp", ncols: int = 4) -> Figure:
     """Per model, the ECDFs of the confidence of correct and of wrong answers (unparseable = wrong).
 
@@ -82,24 +103,16 @@ def msp_ecdfs(answers: pd.DataFrame, signal: str = "msp", ncols: int = 4) -> Fig
     signal separates them; one panel per model, scored models' titles marked with a star.
     """
     models = model_order(answers["model"].astype(str).unique())
-    nrows = int(np.ceil(len(models) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.7 * nrows), sharey=True,
-                             squeeze=False, sharex=signal == "msp")
+    fig, axes = _model_panels(models, ncols, 2.7, "MSP" if signal == "msp" else "Max Logit",
+                              "share of answers ≤ x")
     model_col = answers["model"].astype(str)
-    for ax, model in zip(axes.flat, models):
+    for ax, model in zip(axes, models):
         part = answers.loc[model_col == model, [signal, "correct"]].dropna()
         for outcome, mask in (("correct", part["correct"]), ("wrong", ~part["correct"])):
             if mask.any():
                 x, y = _ecdf(part.loc[mask, signal].to_numpy())
                 ax.step(x, y, where="post", color=OUTCOME_COLORS[outcome], label=outcome)
-        ax.set_title(display_name(model) + (f" {SCORED_MARKER}" if is_scored(model) else ""))
-    for ax in axes.flat[len(models):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("share of answers ≤ x")
-    for ax in axes[-1, :]:
-        ax.set_xlabel("MSP" if signal == "msp" else "Max Logit")
-    axes.flat[0].legend(loc="upper left", frameon=False)
+    axes[0].legend(loc="upper left", frameon=False)
     fig.tight_layout()
     return fig
 
@@ -120,34 +133,34 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
                    edgecolor="white", linewidth=0.5)
         ax.annotate(display_name(row["model"]), (row[x], row[y]), textcoords="offset points",
                     xytext=(4, 4), fontsize="x-small")
-    if len(data) >= 3:
+    if len(data) >= 3 and data[x].nunique() > 1 and data[y].nunique() > 1:
         fit = stats.linregress(data[x], data[y])
         xs = np.linspace(data[x].min(), data[x].max(), 2)
         ax.plot(xs, fit.intercept + fit.slope * xs, color="grey", linewidth=1.2)
-        ax.text(0.02, 0.97, f"Pearson r = {fit.rvalue:.2f}, p = {fit.pvalue:.2g}, n = {len(data)}",
-                transform=ax.transAxes, va="top", fontsize="small",
-                bbox={"facecolor": "white", "edgecolor": "lightgrey", "boxstyle": "round"})
+        stats_line = f"Pearson r = {fit.rvalue:.2f}, p = {fit.pvalue:.2g}, n = {len(data)}"
+        title = f"{title}\n{stats_line}" if title else stats_line
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
     return fig
 
 
 def auroc_dots(model_metrics: pd.DataFrame) -> Figure:
     """Mean AUROC per model for MSP and Max Logit (``claims.model_metrics``), with the 50% chance line."""
-    data = model_metrics.melt(id_vars="model", value_vars=["auroc_msp", "auroc_max_logit"],
-                              var_name="signal", value_name="auroc").dropna()
-    data["signal"] = data["signal"].map({"auroc_msp": "MSP", "auroc_max_logit": "Max Logit"})
-    order = model_order(data["model"].unique())
-    data["label"] = data["model"].map(display_name)
+    order = model_order(model_metrics["model"])
+    data = model_metrics.set_index("model").reindex(order)
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
-    sns.pointplot(data=data, y="label", x="auroc", hue="signal", order=[display_name(m) for m in order],
-                  linestyle="none", dodge=0.3, markers=["o", "D"], ax=ax)
+    rows = np.arange(len(order))
+    for (column, name, marker), shift in zip((("auroc_msp", "MSP", "o"), ("auroc_max_logit", "Max Logit", "D")),
+                                             (-0.15, 0.15)):
+        if data[column].notna().any():
+            ax.scatter(data[column], rows + shift, marker=marker, s=40, label=name, zorder=3)
     ax.axvline(50, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(rows, [display_name(m) for m in order])
+    ax.invert_yaxis()
     ax.set(xlabel="mean AUROC over the model's cells (%)", ylabel="")
-    scored = {display_name(m) for m in order if is_scored(m)}
-    for label in ax.get_yticklabels():
-        if label.get_text() in scored:
+    for label, model in zip(ax.get_yticklabels(), order):
+        if is_scored(model):
             label.set_fontweight("bold")
-    ax.legend(title=None, frameon=False)
+    ax.legend(frameon=False)
     return fig
 
 
@@ -181,3 +194,92 @@ def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 5) -> Fig
     fig.supylabel("share of answers")
     fig.tight_layout()
     return fig
+
+
+
+# --- display tables ---------------------------------------------------------------------------
+
+def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
+    """'value (n_sig/n_cells)' strings; '–' where the value is missing (e.g. GPT Max Logit)."""
+    text = [f"{v:.{digits}f} ({s}/{c})" if pd.notna(v) else "–" for v, s, c in zip(value, n_sig, n_cells)]
+    return pd.Series(text, index=value.index, dtype=object)
+
+
+def auroc_display(metrics_table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's AUROC table for display (``claims.model_metrics``): rows = model display names,
+    accuracy and, per signal, 'mean AUROC (cells with p < 1e-4 / cells)'."""
+    out = pd.DataFrame({"model": metrics_table["model"].map(display_name),
+                        "accuracy (%)": metrics_table["accuracy"].round(1)})
+    for signal, name in (("msp", "MSP"), ("max_logit", "Max Logit")):
+        out[f"{name} AUROC (p < 1e-4)"] = _with_counts(metrics_table[f"auroc_{signal}"],
+                                                        metrics_table[f"n_sig_{signal}"],
+                                                        metrics_table[f"n_cells_{signal}"])
+    return out.set_index("model")
+
+
+def auroc_grid_display(per_dataset: pd.DataFrame, signal: str = "msp") -> pd.DataFrame:
+    """Model × dataset grid of 'mean AUROC over the phrasings (cells with p < 1e-4 / cells)' for one
+    signal (``claims.model_metrics(cells, by_dataset=True)``); models without the signal left out."""
+    data = per_dataset[per_dataset[f"n_cells_{signal}"] > 0]
+    text = _with_counts(data[f"auroc_{signal}"], data[f"n_sig_{signal}"], data[f"n_cells_{signal}"])
+    grid = data.assign(text=text).pivot(index="model", columns="dataset", values="text")
+    grid = grid.reindex(index=model_order(grid.index), columns=[d for d in DATASETS if d in grid.columns])
+    return grid.rename(index=display_name).rename_axis(index="model", columns=None)
+
+
+# --- the abstention chapter -------------------------------------------------------------------
+
+def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> Figure:
+    """Score against the threshold (``abstention.abstention_curves``, one signal): a column per split
+    (train, test), a row per penalty if the table has a ``penalty`` column; one line per model, a dot
+    at the threshold chosen on the training answers. The leftmost point (−0.0001) never abstains."""
+    curves = curves if "penalty" in curves else curves.assign(penalty=1)
+    penalties = sorted(curves["penalty"].unique())
+    splits = [s for s in ("train", "test") if s in set(curves["split"])]
+    models = model_order(curves["model"].unique())
+    colors = model_colors(models)
+    fig, axes = plt.subplots(len(penalties), len(splits), figsize=(5.2 * len(splits), 3.6 * len(penalties)),
+                             sharex=True, squeeze=False)
+    names = {1: "balanced", 2: "conservative"}
+    for row, penalty in enumerate(penalties):
+        for col, split in enumerate(splits):
+            ax = axes[row, col]
+            part = curves[(curves["penalty"] == penalty) & (curves["split"] == split)]
+            for model in models:
+                line = part[part["model"] == model].sort_values("threshold")
+                scored = is_scored(model)
+                ax.plot(line["threshold"], line["score"], color=colors[model], linewidth=2.2 if scored else 1.3,
+                        label=display_name(model))
+                chosen = line[line["chosen"]]
+                ax.scatter(chosen["threshold"], chosen["score"], color=colors[model], edgecolor="black",
+                           marker=SCORED_MARKER if scored else PAPER_MARKER, s=110 if scored else 35, zorder=3)
+            ax.set_title(f"{split}, {names.get(penalty, f'penalty {penalty}')} score")
+            ax.set_ylabel("score" if col == 0 else "")
+            if row == len(penalties) - 1:
+                ax.set_xlabel(xlabel)
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def abstention_gains(table: pd.DataFrame, k=20, scope: str = "overall") -> Figure:
+    """Per model, score minus Base with the learnt MSP and Max Logit thresholds (one panel per
+    penalty) for one run of ``abstention.abstention_table``; zero = no better than always answering."""
+    rows = table[(table["k"] == k) & (table["scope"] == scope)]
+    data = rows.assign(gain=rows["score"] - rows["base_score"],
+                       signal=rows["signal"].map({"msp": "MSP", "max_logit": "Max Logit"}),
+                       label=rows["model"].map(display_name),
+                       setting=rows["penalty"].map({1: "balanced", 2: "conservative"}))
+    order = [display_name(m) for m in model_order(data["model"].unique())]
+    signals = [s for s in ("MSP", "Max Logit") if s in set(data["signal"])]
+    grid = sns.catplot(data=data, y="label", x="gain", hue="signal", col="setting", kind="point",
+                       order=order, hue_order=signals, linestyle="none",
+                       dodge=0.3 if len(signals) > 1 else False, markers=["o", "D"][:len(signals)],
+                       sharex=False, height=0.3 * len(order) + 1.5, aspect=1.1)
+    for ax in grid.axes.flat:
+        ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel("score − Base (points)")
+        ax.set_ylabel("")
+    grid.set_titles("{col_name} score")
+    sns.move_legend(grid, "upper center", bbox_to_anchor=(0.45, 0.0), ncol=2, title=None, frameon=False)
+    return grid.figure

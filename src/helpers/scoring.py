@@ -25,9 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
-import math
 import re
-import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -307,7 +305,7 @@ def answer_record(q: Question, response: str, steps: np.ndarray, n_valid: int,
             "msp": np.float32(msp), "max_logit": np.float32(max_logit), "response": response,
             "parsed": None if parsed is None else prompts.LETTERS[parsed],
             "gold_letter": prompts.LETTERS[q.gold], "n_options": n, "answer_token": idx,
-            "letter_mass": np.float32(np.nansum(letters)) if idx >= 0 and idx < n_valid else np.float32(np.nan),
+            "letter_mass": np.float32(letters.sum()),
             "letter_probs": [float(x) for x in letters]}
 
 
@@ -625,14 +623,3 @@ def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, 
                         max_new_tokens=settings.max_new_tokens, on_batch=on_batch)
         flush(force=True)
     return key
-
-
-def elapsed(fn: Callable[[], object]) -> tuple[object, float]:
-    """(result, seconds) of calling ``fn``."""
-    t0 = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - t0
-
-
-__all__ = [name for name in dir() if not name.startswith("_") and name not in
-           {"annotations", "copy", "hashlib", "importlib", "math", "re", "time", "warnings", "np", "torch"}]

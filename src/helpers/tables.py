@@ -1,7 +1,8 @@
 """CSV export of the paper's numbers: ``python -m helpers.tables --out DIR [--published-dir DIR]``.
 
 Writes cells.csv, models.csv, datasets.csv, correlations.csv and abstention.csv for the zero-shot
-answers (published, plus scored ones when a scores folder is given). Model and dataset values are
+answers: the published ones plus our own scored answers found in the scores folder (``--scores-dir``,
+default env MSP_SCORES_DIR or data/scores). Model and dataset values are
 the authors' keys; accuracy and AUROC in percent, calibration errors as fractions, all unrounded.
 """
 
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder with the authors' main_results/ (default: env MSP_PUBLISHED_DIR, "
                              "else data/published)")
     parser.add_argument("--scores-dir", type=Path, default=None,
-                        help="folder of our own scored answers to include (default: none)")
+                        help="folder of our own scored answers to include (default: env MSP_SCORES_DIR, "
+                             "else data/scores)")
     args = parser.parse_args(argv)
     answers = load_answers(args.published_dir, args.scores_dir, shots=0)
     for path in write_tables(export_tables(answers), args.out):

@@ -1,0 +1,220 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Abstention
+#
+# **The claim.** Because the MSP ranks right answers above wrong ones, a model can be told to
+# answer only when its MSP reaches a threshold and to say nothing otherwise. If wrong answers cost
+# points, this should pay: a threshold learnt from a handful of labelled questions raises the score
+# over always answering, most of all when wrong answers are expensive.
+#
+# **The game.** A correct answer earns 1 point, an abstention 0, a wrong answer −1 (the
+# *balanced* score) or −2 (the *conservative* score); unparseable answers are wrong. The total is
+# divided by the number of questions and multiplied by 100, so always answering scores
+# accuracy − penalty × error rate, and a model that abstains on everything scores 0.
+#
+# **The recipe (as the paper's code).** For each model and dataset the answers to both phrasings
+# are pooled and shuffled once with a fixed seed; the first *k* answers are the training set, the
+# rest the test set. A grid of thresholds runs from 0 to the largest training confidence (with 100
+# extra points between 0.99 and 1 for probabilities), plus −0.0001, which means "never abstain".
+# Each model gets the threshold with the best training score averaged over the datasets (the
+# smallest one if several tie). That threshold is then applied to the test answers. **Base** is
+# the test score of always answering. In the overall tables a model has one threshold for all five
+# datasets, learnt from 5 × *k* answers; in the per-dataset tables, one per dataset, learnt from
+# *k* answers. The paper's main tables use *k* = 20.
+
+# %% tags=["parameters"]
+models = None  # model keys to include (None: all, including models we scored ourselves)
+datasets = None  # dataset keys to include (None: all five)
+published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
+scores_dir = None  # folder of our own scores (None: data/scores)
+k = 20  # training answers per dataset in the main tables (an integer, or "half")
+example_models = ["Llama3-70b", "Mistral", "Yi-6b", "gpt-3.5-turbo"]  # drawn in the curve figures
+
+# %% tags=["hide-input"]
+import pandas as pd
+from myst_nb import glue
+
+from helpers import abstention, metrics, plots
+from helpers.answers import load_answers
+from helpers.claims import model_order
+from helpers.models import display_name
+
+answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
+present = model_order(answers["model"].astype(str).unique())
+shown = [m for m in example_models if m in present] + [m for m in present if plots.is_scored(m)] or present[:4]
+variants = [v for v in abstention.KS if v != k]
+pd.set_option("display.max_rows", 200)  # the per-dataset table has one row per model and dataset
+glue("k", k, display=False)
+
+# %% [markdown]
+# ## Choosing the threshold
+#
+# The score as a function of the MSP threshold, on the training answers (left, where the threshold
+# is chosen; the dot marks it) and on the test answers (right, where it is judged, with the dot at
+# the same threshold), averaged over the datasets. At the far left the model always answers, at
+# the far right it abstains on nearly everything.
+
+# %%
+curves = pd.concat([abstention.abstention_curves(answers, "msp", k, p).assign(penalty=p)
+                    for p in abstention.PENALTIES])
+plots.score_curves(curves[curves["model"].isin(shown)]);
+
+# %% [markdown]
+# The training curves are step functions — each training answer moves its dataset's score by
+# 100 / *k* points — while the test curves, on thousands of answers, are smooth. The threshold that
+# wins on the training answers is therefore only roughly the best one on the test answers. The same
+# for the Max Logit (open models only; OpenAI's models expose no logits):
+
+# %%
+if answers["max_logit"].notna().any():
+    curves_ml = pd.concat([abstention.abstention_curves(answers, "max_logit", k, p).assign(penalty=p)
+                           for p in abstention.PENALTIES])
+    plots.score_curves(curves_ml[curves_ml["model"].isin(shown)], xlabel="threshold on the Max Logit");
+
+# %% [markdown]
+# ## Overall results
+#
+# One threshold per model, signal and scoring rule, shared by all datasets. Scores in points per
+# 100 questions, as the paper's table:
+
+# %%
+table = abstention.abstention_table(answers, ks=[k, *variants])
+summary = abstention.gain_summary(table).set_index(["k", "scope", "penalty", "signal"])
+wins = abstention.signal_wins(table).set_index(["k", "scope", "penalty"])
+abstention.paper_layout(table, k, decimals=1).rename(index=display_name)
+
+# %% tags=["hide-input"]
+for p, name in abstention.PENALTY_NAMES.items():
+    msp = summary.loc[(k, "overall", p, "msp")]
+    glue(f"n_models_{name}", int(msp["n_models"]), display=False)
+    glue(f"n_gain_{name}", int(msp["n_gain"]), display=False)
+    glue(f"n_equal_{name}", int(msp["n_equal"]), display=False)
+    glue(f"n_loss_{name}", int(msp["n_loss"]), display=False)
+    glue(f"mean_gain_{name}", float(msp["mean_gain"]), display=False)
+    both = wins.reindex([(k, "overall", p)]).fillna(0).iloc[0]
+    glue(f"n_both_{name}", int(both["n_models"]), display=False)
+    glue(f"msp_higher_{name}", int(both["msp_higher"]), display=False)
+overall = table[(table["k"] == k) & (table["scope"] == "overall") & (table["signal"] == "msp")]
+conservative = overall[overall["penalty"] == 2]
+rho = metrics.correlation(conservative["base_score"], conservative["score"] - conservative["base_score"])
+glue("rho_base_gain", rho.spearman_rho, display=False)
+glue("verdict", "holds" if abstention.claim_holds(table, k) else "does not hold in full", display=False)
+
+# %% [markdown]
+# With MSP thresholds, {glue:text}`n_gain_balanced` of {glue:text}`n_models_balanced` models
+# score above Base under the balanced rule ({glue:text}`n_equal_balanced` equal, i.e. the learnt
+# threshold never abstains, {glue:text}`n_loss_balanced` below), by
+# {glue:text}`mean_gain_balanced:.1f` points on average; under the conservative rule
+# {glue:text}`n_gain_conservative` of {glue:text}`n_models_conservative` gain
+# ({glue:text}`n_loss_conservative` lose), by {glue:text}`mean_gain_conservative:.1f` points on
+# average. The weaker the model, the larger the gain (Spearman correlation between Base and gain,
+# conservative rule: {glue:text}`rho_base_gain:.2f`): a model that is wrong more often than right
+# loses points by answering at all, and the threshold learns to keep it mostly silent. Between the
+# two signals, MSP thresholds score higher than Max Logit thresholds for
+# {glue:text}`msp_higher_balanced` of the {glue:text}`n_both_balanced` open models under the
+# balanced rule and {glue:text}`msp_higher_conservative` of {glue:text}`n_both_conservative` under
+# the conservative one.
+#
+# The gain over Base per model, for both signals:
+
+# %%
+plots.abstention_gains(table, k);
+
+# %% [markdown]
+# How often the models abstain at their learnt threshold, in percent of the test questions (Base
+# never abstains):
+
+# %%
+pct = abstention.paper_layout(table, k, value="pct_abstained")
+best = overall.loc[overall["base_score"].idxmax(), "model"]
+glue("median_pct_balanced", float(pct[("Balanced", "MSP")].median()), display=False)
+glue("median_pct_conservative", float(pct[("Conservative", "MSP")].median()), display=False)
+glue("best_model", display_name(best), display=False)
+glue("best_pct_balanced", float(pct.loc[best, ("Balanced", "MSP")]), display=False)
+glue("best_pct_conservative", float(pct.loc[best, ("Conservative", "MSP")]), display=False)
+pct.rename(index=display_name).round(1)
+
+# %% [markdown]
+# The median model abstains on {glue:text}`median_pct_balanced:.1f`% of the questions with its MSP
+# threshold under the balanced rule and on {glue:text}`median_pct_conservative:.1f`% under the
+# conservative one: doubling the cost of a wrong answer makes the thresholds more cautious. The
+# model with the highest Base score, {glue:text}`best_model`, abstains on
+# {glue:text}`best_pct_balanced:.1f`% and {glue:text}`best_pct_conservative:.1f`% of the questions.
+#
+# ## Per dataset
+#
+# Here each dataset is a separate run: the threshold is learnt from that dataset's {glue:text}`k`
+# training answers alone, so these results are noisier than the overall ones.
+
+# %%
+scopes = [s for s in table["scope"].unique() if s != "overall"]
+per_dataset = pd.concat({s: abstention.paper_layout(table, k, s, decimals=1) for s in scopes},
+                        names=["dataset", "model"])
+per_dataset.rename(index=display_name, level="model")
+
+# %% tags=["hide-input"]
+runs = summary.loc[[(k, s, p, "msp") for s in scopes for p in abstention.PENALTIES]]
+for p, name in abstention.PENALTY_NAMES.items():
+    part = runs.xs(p, level="penalty")
+    glue(f"ds_runs_{name}", int(part["n_models"].sum()), display=False)
+    glue(f"ds_loss_{name}", int(part["n_loss"].sum()), display=False)
+    glue(f"ds_gain_{name}", int(part["n_gain"].sum()), display=False)
+
+# %% [markdown]
+# Of the {glue:text}`ds_runs_balanced` model × dataset runs with MSP thresholds,
+# {glue:text}`ds_gain_balanced` gain over Base and {glue:text}`ds_loss_balanced` lose under the
+# balanced rule; under the conservative rule {glue:text}`ds_gain_conservative` of
+# {glue:text}`ds_runs_conservative` gain and {glue:text}`ds_loss_conservative` lose.
+# {glue:text}`k` labelled answers per dataset are enough to tell that a weak model should mostly
+# abstain, but not always enough to place the threshold well when the right choice is a close call.
+#
+# ## How much training data
+#
+# The same overall experiment with other training sizes: *k* answers per dataset, where "half" means
+# half of each dataset's pooled answers (thousands). The test sets differ slightly between
+# variants, and so does Base.
+
+# %%
+by_k = pd.concat({str(v): abstention.paper_layout(table, v, decimals=1) for v in variants},
+                 names=["k", "model"])
+by_k.rename(index=display_name, level="model")
+
+# %% [markdown]
+# For each training size, how many models gain over Base with MSP thresholds, keep it or lose it,
+# and the mean gain in points:
+
+# %%
+counts = summary.xs(("overall", "msp"), level=["scope", "signal"])[["n_models", "n_gain", "n_equal",
+                                                                    "n_loss", "mean_gain"]]
+for i, variant in enumerate(variants):
+    glue(f"variant_{i}", str(variant), display=False)
+    glue(f"variant_{i}_holds", "holds" if abstention.claim_holds(table, variant) else "does not hold in full",
+         display=False)
+    glue(f"variant_{i}_losses", int(counts.loc[variant, "n_loss"].sum()), display=False)
+counts.rename(index=abstention.PENALTY_NAMES, level="penalty").round(1)
+
+# %% [markdown]
+# With *k* = {glue:text}`variant_0` the claim {glue:text}`variant_0_holds`
+# ({glue:text}`variant_0_losses` model × rule combinations below Base); with *k* =
+# {glue:text}`variant_1` it {glue:text}`variant_1_holds` ({glue:text}`variant_1_losses` below Base).
+# More training answers make the chosen thresholds more reliable, fewer make them noisier.
+#
+# ## Verdict
+#
+# With *k* = {glue:text}`k` labelled answers per dataset, the claim {glue:text}`verdict`: with
+# its learnt MSP threshold, {glue:text}`n_loss_balanced` model(s) do worse than always answering
+# under the balanced rule and {glue:text}`n_loss_conservative` under the conservative one, and the
+# average model gains {glue:text}`mean_gain_balanced:.1f` points under the balanced and
+# {glue:text}`mean_gain_conservative:.1f` points under the conservative score. The gains are
+# largest for the weakest models and under the conservative rule, where wrong answers cost most.

