@@ -25,13 +25,14 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 MODEL ?=
 LIMIT ?= 200
 
-.PHONY: book test data chapters score bench clean help
+.PHONY: book test data chapters score bench student clean help
 
 help:
 	@echo "make book   - install, get the data, execute changed chapters, build _build/html"
 	@echo "make test   - install and run the test suite"
 	@echo "make score MODEL=<id|dir|gguf> LIMIT=200 - score a model and rebuild the book with it"
 	@echo "make bench  - speed benchmarks (loader, tables, chapters, scoring)"
+	@echo "make student - classroom notebooks without the solutions, in _build/student"
 	@echo "make clean  - remove the build, executed chapters and parsed caches"
 
 $(STAMP): pyproject.toml
@@ -63,6 +64,9 @@ score: data
 
 bench: data
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+student: $(STAMP)
+	$(BIN)/python -m helpers.book student --out _build/student
 
 clean:
 	rm -rf _build book/executed data/cache

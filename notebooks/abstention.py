@@ -45,14 +45,14 @@ example_models = ["Llama3-70b", "Mistral", "Yi-6b", "gpt-3.5-turbo"]  # drawn in
 import pandas as pd
 from myst_nb import glue
 
-from helpers import abstention, metrics, plots
+from helpers import abstention, claims, metrics, plots
 from helpers.answers import load_answers
 from helpers.claims import model_order
 from helpers.models import display_name
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 present = model_order(answers["model"].astype(str).unique())
-shown = [m for m in example_models if m in present] + [m for m in present if plots.is_scored(m)] or present[:4]
+shown = [m for m in example_models if m in present] + [m for m in present if claims.is_scored(m)] or present[:4]
 variants = [v for v in abstention.KS if v != k]
 pd.set_option("display.max_rows", 200)  # the per-dataset table has one row per model and dataset
 glue("k", k, display=False)
@@ -86,13 +86,16 @@ if answers["max_logit"].notna().any():
 # ## Overall results
 #
 # One threshold per model, signal and scoring rule, shared by all datasets. Scores in points per
-# 100 questions, as the paper's table:
+# 100 questions, as the paper's table. Models we scored ourselves are marked "ours" (with the
+# datasets they cover, if not all: their rows average over those); the thresholds are chosen on the
+# paper models' grid, so adding them changes none of the paper's rows, and the counts below are over
+# the paper's models.
 
 # %%
 table = abstention.abstention_table(answers, ks=[k, *variants])
 summary = abstention.gain_summary(table).set_index(["k", "scope", "penalty", "signal"])
 wins = abstention.signal_wins(table).set_index(["k", "scope", "penalty"])
-abstention.paper_layout(table, k, decimals=1).rename(index=display_name)
+abstention.paper_layout(table, k, decimals=1).rename(index=abstention.row_labels(table, k))
 
 # %% tags=["hide-input"]
 for p, name in abstention.PENALTY_NAMES.items():
@@ -105,14 +108,22 @@ for p, name in abstention.PENALTY_NAMES.items():
     both = wins.reindex([(k, "overall", p)]).fillna(0).iloc[0]
     glue(f"n_both_{name}", int(both["n_models"]), display=False)
     glue(f"msp_higher_{name}", int(both["msp_higher"]), display=False)
-overall = table[(table["k"] == k) & (table["scope"] == "overall") & (table["signal"] == "msp")]
+paper = claims.split_scored(table)[0]
+overall = paper[(paper["k"] == k) & (paper["scope"] == "overall") & (paper["signal"] == "msp")]
 conservative = overall[overall["penalty"] == 2]
 rho = metrics.correlation(conservative["base_score"], conservative["score"] - conservative["base_score"])
 glue("rho_base_gain", rho.spearman_rho, display=False)
 glue("verdict", "holds" if abstention.claim_holds(table, k) else "does not hold in full", display=False)
+glue("scored", claims.describe_each(
+    abstention.scored_abstention(table, k, coverage_table=claims.coverage(answers)),
+    "{name}, one of ours ({covers}{averaging}), scores {base_balanced:.1f} by always answering "
+    "and {score_balanced:.1f} with its MSP threshold under the balanced rule (abstaining on "
+    "{pct_balanced:.1f}% of the questions), and {base_conservative:.1f} against "
+    "{score_conservative:.1f} under the conservative rule.",
+    none="No model we scored ourselves is part of this run."), display=False)
 
 # %% [markdown]
-# With MSP thresholds, {glue:text}`n_gain_balanced` of {glue:text}`n_models_balanced` models
+# With MSP thresholds, {glue:text}`n_gain_balanced` of the paper's {glue:text}`n_models_balanced` models
 # score above Base under the balanced rule ({glue:text}`n_equal_balanced` equal, i.e. the learnt
 # threshold never abstains, {glue:text}`n_loss_balanced` below), by
 # {glue:text}`mean_gain_balanced:.1f` points on average; under the conservative rule
@@ -126,6 +137,8 @@ glue("verdict", "holds" if abstention.claim_holds(table, k) else "does not hold 
 # balanced rule and {glue:text}`msp_higher_conservative` of {glue:text}`n_both_conservative` under
 # the conservative one.
 #
+# **Our scored models.** {glue:text}`scored`
+#
 # The gain over Base per model, for both signals:
 
 # %%
@@ -136,14 +149,14 @@ plots.abstention_gains(table, k);
 # never abstains):
 
 # %%
-pct = abstention.paper_layout(table, k, value="pct_abstained")
+pct = abstention.paper_layout(paper, k, value="pct_abstained")
 best = overall.loc[overall["base_score"].idxmax(), "model"]
 glue("median_pct_balanced", float(pct[("Balanced", "MSP")].median()), display=False)
 glue("median_pct_conservative", float(pct[("Conservative", "MSP")].median()), display=False)
 glue("best_model", display_name(best), display=False)
 glue("best_pct_balanced", float(pct.loc[best, ("Balanced", "MSP")]), display=False)
 glue("best_pct_conservative", float(pct.loc[best, ("Conservative", "MSP")]), display=False)
-pct.rename(index=display_name).round(1)
+abstention.paper_layout(table, k, value="pct_abstained").rename(index=abstention.row_labels(table, k)).round(1)
 
 # %% [markdown]
 # The median model abstains on {glue:text}`median_pct_balanced:.1f`% of the questions with its MSP
@@ -161,7 +174,7 @@ pct.rename(index=display_name).round(1)
 scopes = [s for s in table["scope"].unique() if s != "overall"]
 per_dataset = pd.concat({s: abstention.paper_layout(table, k, s, decimals=1) for s in scopes},
                         names=["dataset", "model"])
-per_dataset.rename(index=display_name, level="model")
+per_dataset.rename(index=claims.model_label, level="model")
 
 # %% tags=["hide-input"]
 runs = summary.loc[[(k, s, p, "msp") for s in scopes for p in abstention.PENALTIES]]
@@ -172,7 +185,7 @@ for p, name in abstention.PENALTY_NAMES.items():
     glue(f"ds_gain_{name}", int(part["n_gain"].sum()), display=False)
 
 # %% [markdown]
-# Of the {glue:text}`ds_runs_balanced` model × dataset runs with MSP thresholds,
+# Of the paper models' {glue:text}`ds_runs_balanced` model × dataset runs with MSP thresholds,
 # {glue:text}`ds_gain_balanced` gain over Base and {glue:text}`ds_loss_balanced` lose under the
 # balanced rule; under the conservative rule {glue:text}`ds_gain_conservative` of
 # {glue:text}`ds_runs_conservative` gain and {glue:text}`ds_loss_conservative` lose.
@@ -188,11 +201,11 @@ for p, name in abstention.PENALTY_NAMES.items():
 # %%
 by_k = pd.concat({str(v): abstention.paper_layout(table, v, decimals=1) for v in variants},
                  names=["k", "model"])
-by_k.rename(index=display_name, level="model")
+by_k.rename(index=abstention.row_labels(table, k), level="model")
 
 # %% [markdown]
-# For each training size, how many models gain over Base with MSP thresholds, keep it or lose it,
-# and the mean gain in points:
+# For each training size, how many of the paper's models gain over Base with MSP thresholds, keep
+# it or lose it, and their mean gain in points:
 
 # %%
 counts = summary.xs(("overall", "msp"), level=["scope", "signal"])[["n_models", "n_gain", "n_equal",
@@ -218,3 +231,28 @@ counts.rename(index=abstention.PENALTY_NAMES, level="penalty").round(1)
 # average model gains {glue:text}`mean_gain_balanced:.1f` points under the balanced and
 # {glue:text}`mean_gain_conservative:.1f` points under the conservative score. The gains are
 # largest for the weakest models and under the conservative rule, where wrong answers cost most.
+
+# %% [markdown] tags=["exercise"]
+# ## Exercises
+#
+# 1. The threshold is chosen on only 20 labelled answers per dataset. Re-run the chapter with `k = 10`
+#    and with `k = "half"` (the parameters cell): how do the gains over Base change with the amount of
+#    training data?
+# 2. With the conservative penalty (a wrong answer costs 2 points), what is the score of a model that
+#    always abstains, and of one that answers everything with accuracy 2/3? Check the second with
+#    `abstention.score` on a made-up set of answers.
+
+# %% tags=["solution", "hide-input"]
+# Solution 2: always abstaining scores 0; answering everything at accuracy 2/3 scores
+# 100 * (2/3 - 2 * 1/3) = 0 too: the conservative penalty makes 2/3 the break-even accuracy.
+import numpy as np
+
+made_up_correct = np.array([True, True, False] * 10)
+made_up_conf = np.ones(30)
+print(abstention.score(made_up_conf, made_up_correct, -0.0001, penalty=2),
+      abstention.score(made_up_conf, made_up_correct, 2.0, penalty=2))
+
+# %% tags=["solution", "hide-input"]
+# Solution 1 (the tables above already hold every k): models that gain, tie or lose against Base,
+# and the mean gain, per k and penalty, for MSP thresholds over all datasets.
+summary.xs(("overall", "msp"), level=["scope", "signal"])

@@ -33,6 +33,7 @@ from helpers.answers import load_answers
 from helpers.models import display_name
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
+coverage = claims.coverage(answers)
 
 # %% [markdown]
 # ## Reliability diagram
@@ -65,11 +66,14 @@ plots.reliability_diagram(reliability);
 #   the chapter on correlations;
 # - **MSP = 1.0 (%)**: the share of the model's answers that the paper's bins drop;
 # - **mean MSP** and **accuracy**, both in percent, over all the model's answers.
+#
+# Models we scored ourselves are marked "ours"; they are listed for comparison and take no part
+# in the verdict below, which is about the paper's models.
 
 # %%
 calibration = claims.calibration_by_model(answers)
 shown = calibration.assign(
-    model=calibration["model"].map(display_name),
+    model=calibration["model"].map(claims.model_label),
     share_msp_one=100 * calibration["share_msp_one"],
     mean_msp=100 * calibration["mean_msp"],
     frac_correct=100 * calibration["frac_correct"],
@@ -80,18 +84,19 @@ shown.columns = ["paper", "ECE equal-mass", "ECE equal-width", "per-cell, equal-
 shown.style.format({c: "{:.2f}" for c in shown.columns[:4]} | {c: "{:.1f}" for c in shown.columns[4:]})
 
 # %% tags=["hide-input"]
-by_paper = calibration.set_index("model")["calibration_error_paper"]
-by_ece = calibration.set_index("model")["ece_equal_mass"]
-overconfidence = 100 * calibration.set_index("model")["overconfidence"]
-most_ones = calibration.set_index("model")["share_msp_one"].idxmax()
+paper = claims.split_scored(calibration)[0].set_index("model")  # the verdict is about the paper's models
+by_paper = paper["calibration_error_paper"]
+by_ece = paper["ece_equal_mass"]
+overconfidence = 100 * paper["overconfidence"]
+most_ones = paper["share_msp_one"].idxmax()
 changed = (by_paper - by_ece).abs().idxmax()
 tolerance = 0.05  # a conventional ECE above this counts as miscalibrated
-miscalibrated = claims.miscalibrated_models(calibration, tolerance)
+miscalibrated = claims.miscalibrated_models(paper.reset_index(), tolerance)
 glue("tolerance", tolerance, display=False)
 glue("tolerance_pct", 100 * tolerance, display=False)
-glue("verdict", claims.verdict(len(miscalibrated), len(calibration)), display=False)
+glue("verdict", claims.verdict(len(miscalibrated), len(paper)), display=False)
 glue("n_miscalibrated", len(miscalibrated), display=False)
-glue("n_models", len(calibration), display=False)
+glue("n_models", len(paper), display=False)
 glue("n_overconfident", int((overconfidence > 0).sum()), display=False)
 glue("overconfidence_min", float(overconfidence.min()), display=False)
 glue("overconfidence_max", float(overconfidence.max()), display=False)
@@ -103,20 +108,26 @@ glue("paper_max_model", display_name(by_paper.idxmax()), display=False)
 glue("ece_min", float(by_ece.min()), display=False)
 glue("ece_max", float(by_ece.max()), display=False)
 glue("most_ones_model", display_name(most_ones), display=False)
-glue("most_ones_share", float(100 * calibration.set_index("model").loc[most_ones, "share_msp_one"]),
-     display=False)
+glue("most_ones_share", float(100 * paper.loc[most_ones, "share_msp_one"]), display=False)
 glue("changed_model", display_name(changed), display=False)
 glue("changed_paper", float(by_paper[changed]), display=False)
 glue("changed_ece", float(by_ece[changed]), display=False)
 glue("rank_rho", metrics.correlation(by_paper, by_ece).spearman_rho, display=False)
+glue("scored", claims.describe_each(
+    claims.scored_calibration(calibration, tolerance, coverage),
+    "{name}, one of ours ({covers}), has a conventional ECE of {ece:.2f} ({paper_error:.2f} with the "
+    "paper's recipe) and is {status}; {n_paper_worse} of the {n_paper} paper models are worse "
+    "calibrated by this measure. Its mean MSP is {mean_msp_pct:.1f}% against an accuracy of "
+    "{accuracy_pct:.1f}%.",
+    none="No model we scored ourselves is part of this run."), display=False)
 
 # %% [markdown]
 # ## Verdict
 #
 # Taking a conventional ECE above {glue:text}`tolerance:.2f` (an average miss of more than
 # {glue:text}`tolerance_pct:.0f` percentage points) as miscalibrated, the claim
-# {glue:text}`verdict`: {glue:text}`n_miscalibrated` of the {glue:text}`n_models` models exceed it.
-# As for the direction, {glue:text}`n_overconfident` of the {glue:text}`n_models` models have a mean
+# {glue:text}`verdict`: {glue:text}`n_miscalibrated` of the paper's {glue:text}`n_models` models exceed
+# it. As for the direction, {glue:text}`n_overconfident` of the {glue:text}`n_models` have a mean
 # MSP above their accuracy; mean MSP minus accuracy runs from {glue:text}`overconfidence_min:.1f`
 # to {glue:text}`overconfidence_max:.1f` percentage points (largest for
 # {glue:text}`overconfidence_max_model`). With the paper's measure the calibration error ranges
@@ -131,3 +142,30 @@ glue("rank_rho", metrics.correlation(by_paper, by_ece).spearman_rho, display=Fal
 # (in single precision), {glue:text}`most_ones_model`, has {glue:text}`most_ones_share:.1f`% of its
 # answers there, and the paper's recipe leaves every one of them out. A single calibration number
 # is only comparable across studies when its binning, weighting and edge rule are stated.
+#
+# **Our scored models.** {glue:text}`scored`
+
+# %% [markdown] tags=["exercise"]
+# ## Exercises
+#
+# 1. The paper's recipe drops every answer whose MSP is exactly 1.0. Compute the paper's calibration
+#    error for Llama 3 70B with the last bin closed instead (`metrics.calibration_error` has a
+#    `last_bin_closed` argument). How much of the gap to the weighted ECE does that one change close?
+# 2. Calibration per dataset: is a model equally miscalibrated on every dataset? Re-run this chapter
+#    with `datasets = ["truthfulqa"]` and then `datasets = ["hellaswag"]`, and compare the tables.
+
+# %% tags=["solution", "hide-input"]
+# Solution 1: the paper's recipe with and without the half-open last bin, and the weighted ECE.
+llama = answers[answers["model"] == "Llama3-70b"]
+if len(llama):
+    msp, correct = llama["msp"].to_numpy(), llama["correct"].to_numpy()
+    print("paper (half-open):", round(metrics.calibration_error(msp, correct), 3))
+    print("paper, last bin closed:", round(metrics.calibration_error(msp, correct, last_bin_closed=True), 3))
+    print("weighted ECE:", round(metrics.calibration_error(msp, correct, weighted=True, last_bin_closed=True), 3))
+
+# %% tags=["solution", "hide-input"]
+# Solution 2 (without re-running): the weighted ECE of every model on each dataset separately.
+import pandas as pd
+
+pd.DataFrame({d: claims.calibration_by_model(answers[answers["dataset"] == d]).set_index("model")["ece_equal_mass"]
+              for d in answers["dataset"].cat.categories}).round(2)

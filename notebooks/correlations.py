@@ -20,7 +20,9 @@
 # accuracy and AUROC averaged over its cells (five datasets × two phrasings), as in the previous
 # chapter. Pearson's r and its two-sided p are computed as in the paper (least-squares fit); the
 # rank-based Spearman correlation is shown next to it, because with this few points one model can
-# move Pearson's r a lot.
+# move Pearson's r a lot. All correlations and fitted lines are over the paper's models; models we
+# scored ourselves are drawn as labelled stars next to them, outside the fit, and described
+# separately.
 
 # %% tags=["parameters"]
 models = None  # model keys to include (None: all, including models we scored ourselves)
@@ -29,13 +31,15 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 
 # %% tags=["hide-input"]
+import pandas as pd
 from myst_nb import glue
 
-from helpers import claims, plots
+from helpers import claims, metrics, plots
 from helpers.answers import load_answers
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 per_model = claims.model_summary(answers)
+coverage = claims.coverage(answers)
 
 LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_logit": "Max Logit AUROC (%)",
           "calibration_error_uniform_cells": "calibration error (equal-width bins, per cell)",
@@ -44,8 +48,8 @@ LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_l
 # %% [markdown]
 # ## The correlations
 #
-# Models without a value are left out of a row: the OpenAI models have no Max Logit and no
-# published size.
+# Over the paper's models; models without a value are left out of a row: the OpenAI models have
+# no Max Logit and no published size.
 
 # %%
 correlations = claims.correlation_table(per_model, claims.ACCURACY_PAIRS + claims.SIZE_PAIRS)
@@ -62,14 +66,21 @@ for _, row in correlations.iterrows():
     glue(f"{key}_n", int(row["n"]), display=False)
     glue(f"{key}_rho", float(row["spearman_rho"]), display=False)
     glue(f"{key}_words", claims.describe_correlation(row["pearson_r"], row["pearson_p"]), display=False)
+for y, signal in (("auroc_msp", "MSP"), ("auroc_max_logit", "Max Logit")):
+    glue(f"scored_{y}", claims.describe_each(
+        claims.scored_positions(per_model, "accuracy", y, coverage),
+        "{name}, one of ours ({covers}), has an accuracy of {x_value:.1f}% and a mean AUROC of "
+        "{y_value:.1f}% with the " + signal + ": {distance:.1f} points {side} the paper models' line, "
+        "which predicts {predicted:.1f}% at its accuracy. Counted with them, it would move r from "
+        "{r_paper:.2f} to {r_with:.2f}."), display=False)
 
 # %% [markdown]
 # ## Accuracy and the MSP's AUROC
 #
-# Across the {glue:text}`accuracy_auroc_msp_n` models there is
+# Across the paper's {glue:text}`accuracy_auroc_msp_n` models there is
 # {glue:text}`accuracy_auroc_msp_words` between accuracy and the MSP's AUROC:
 # r = {glue:text}`accuracy_auroc_msp_r:.2f` (p = {glue:text}`accuracy_auroc_msp_p:.1e`; Spearman
-# ρ = {glue:text}`accuracy_auroc_msp_rho:.2f`).
+# ρ = {glue:text}`accuracy_auroc_msp_rho:.2f`). {glue:text}`scored_auroc_msp`
 
 # %%
 plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], LABELS["auroc_msp"]);
@@ -77,10 +88,10 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], L
 # %% [markdown]
 # ## Accuracy and the Max Logit's AUROC
 #
-# For the Max Logit, over the {glue:text}`accuracy_auroc_max_logit_n` models that expose logits,
+# For the Max Logit, over the paper's {glue:text}`accuracy_auroc_max_logit_n` models that expose logits,
 # there is {glue:text}`accuracy_auroc_max_logit_words`: r = {glue:text}`accuracy_auroc_max_logit_r:.2f`
 # (p = {glue:text}`accuracy_auroc_max_logit_p:.1e`; Spearman
-# ρ = {glue:text}`accuracy_auroc_max_logit_rho:.2f`).
+# ρ = {glue:text}`accuracy_auroc_max_logit_rho:.2f`). {glue:text}`scored_auroc_max_logit`
 
 # %%
 plots.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accuracy"],
@@ -124,3 +135,23 @@ plots.scatter_with_fit(per_model, "params_b", "auroc_msp", LABELS["params_b"], L
 # %%
 plots.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_b"],
                        LABELS["auroc_max_logit"]);
+
+# %% [markdown] tags=["exercise"]
+# ## Exercises
+#
+# 1. With only fourteen points, one model can move Pearson's r. Recompute the accuracy–MSP AUROC
+#    correlation leaving out each paper model in turn (`metrics.correlation`). Which model moves r
+#    the most, and does the correlation stay strong?
+# 2. Does accuracy predict AUROC within a model family as well as across families? Look at the Llama 2
+#    models (7B, 13B, 70B) in the first scatter plot.
+
+# %% tags=["solution", "hide-input"]
+# Solution 1: leave-one-out Pearson r of accuracy vs MSP AUROC over the paper's models.
+paper_models = claims.split_scored(per_model)[0].reset_index(drop=True)
+loo = {m: metrics.correlation(paper_models.drop(index=i)["accuracy"], paper_models.drop(index=i)["auroc_msp"]).pearson_r
+       for i, m in enumerate(paper_models["model"])}
+pd.Series(loo, name="r without this model").round(3).sort_values()
+
+# %% [markdown] tags=["solution"]
+# Solution 2: within Llama 2, accuracy and AUROC rise together with size (7B < 13B < 70B), the
+# same direction as across families.

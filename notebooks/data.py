@@ -159,3 +159,21 @@ plots.msp_histograms(answers);
 # %% [markdown]
 # {glue:text}`share_msp_one:.1f`% of all answers have an MSP of exactly 1.0 in single precision:
 # the other tokens' probabilities add up to less than the rounding step.
+
+# %% [markdown] tags=["exercise"]
+# ## Exercises
+#
+# 1. Which dataset is hardest? Using the `accuracy` table above, rank the five datasets by the
+#    models' mean accuracy. Is the ranking the same for the strongest and the weakest model?
+# 2. Re-run this chapter for the Llama models only (change `models` in the parameters cell, or run
+#    `python -m helpers.book run data -p data models '["Llama-7b", "Llama-13b", "Llama-70b", "Llama3-8b", "Llama3-70b"]'`).
+#    How does the share of answers with an MSP above 0.99 change from Llama 2 to Llama 3?
+
+# %% tags=["solution", "hide-input"]
+# Solution 1: mean accuracy per dataset, hardest first; then the best and the worst model.
+print(accuracy.drop(columns="overall").mean().sort_values().round(1))
+print(accuracy.loc[[best, worst]].drop(columns="overall").round(1))
+
+# %% tags=["solution", "hide-input"]
+# Solution 2: share of answers with MSP above 0.99, per model (in percent).
+(100 * answers.assign(high=answers["msp"] > 0.99).groupby("model", observed=True)["high"].mean()).round(1)

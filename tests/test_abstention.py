@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from helpers import abstention as ab
-from helpers import plots
+from helpers import claims, plots
 from helpers.table import conform
+from scored_rows import TINY, with_tiny
 
 # ---------------------------------------------------------------------------------------------
 # pooling order
@@ -235,20 +236,34 @@ def test_synthetic_curves(synthetic):
     assert chosen[("A", "train")] == chosen[("A", "test")] == -0.0001
 
 
-def test_a_scored_model_does_not_move_the_published_models_grid(synthetic):
-    # Z is published; a scored model with higher confidence (0.875, always wrong) joins: Z's grid
-    # (and A's, were it published) stays linspace(0, 0.75, 200); the newcomer is placed on it
-    published = synthetic.assign(source=np.where(synthetic["model"] == "Z", "published", "scored"))
+def test_a_scored_model_does_not_move_the_paper_models_grid(synthetic):
+    # Z becomes the paper's Mistral; a scored model with higher confidence (0.875, always wrong)
+    # joins: Mistral's grid stays linspace(0, 0.75, 200) (A is ours too); the newcomer is placed on it
+    paper = synthetic.assign(model=synthetic["model"].astype(str).replace({"Z": "Mistral"}))
     rows = [("N", ds, ph, q, False, 0.875) for ds in ("arc", "mmlu") for ph in ("first", "second") for q in range(10)]
-    both = pd.concat([published, _answers(rows)], ignore_index=True)
-    alone = ab.abstention_curves(published, "msp", k=4)
+    both = pd.concat([paper, _answers(rows)], ignore_index=True)
+    alone = ab.abstention_curves(paper, "msp", k=4)
     joined = ab.abstention_curves(both, "msp", k=4)
-    assert np.array_equal(joined.loc[joined["model"] == "Z", "threshold"], alone.loc[alone["model"] == "Z", "threshold"])
+    mistral = joined.loc[joined["model"] == "Mistral", "threshold"]
+    assert np.array_equal(mistral, alone.loc[alone["model"] == "Mistral", "threshold"])
     newcomer = joined[(joined["model"] == "N") & (joined["split"] == "train")]
     assert newcomer["threshold"].max() == 0.75
-    # it cannot abstain above 0.75 on this grid, so its best is to abstain at 0.75 ... never: -100 everywhere
+    # it cannot abstain above 0.75 on this grid, so it scores -100 at every threshold
     assert (newcomer["score"] == -100).all()
-    assert ab.grid_models(both) == {"Z"} and ab.grid_models(synthetic) is None
+    assert ab.grid_models(both) == {"Mistral"} and ab.grid_models(synthetic) is None
+
+
+def test_a_scored_model_with_fewer_datasets_says_so(synthetic):
+    # N answers arc only (10 questions x 2 phrasings) and, on mmlu, 4 answers: too few for k = 4
+    rows = [("N", "arc", ph, q, q % 2 == 0, 0.6) for ph in ("first", "second") for q in range(10)]
+    rows += [("N", "mmlu", "first", q, True, 0.6) for q in range(4)]
+    both = pd.concat([synthetic, _answers(rows)], ignore_index=True)
+    assert ("N", "mmlu") not in ab.pooled_splits(both, "msp", 4) and ("N", "arc") in ab.pooled_splits(both, "msp", 4)
+    table = ab.abstention_table(both, ks=(4,))
+    overall = table[table["scope"] == "overall"].set_index(["model", "penalty", "signal"])["datasets"]
+    assert overall[("N", 1, "msp")] == "arc" and overall[("A", 1, "msp")] == "arc, mmlu"
+    assert set(table.loc[table["model"] == "N", "scope"]) == {"overall", "arc"}
+    assert ab.row_labels(table, 4) == {"A": "A (ours)", "Z": "Z (ours)", "N": "N (ours; arc only)"}
 
 
 def test_score_curves_figure_has_a_panel_per_split_and_penalty_and_a_dot_per_model(synthetic):
@@ -497,3 +512,39 @@ def test_paper_layout(table):
     assert pct.loc["Falcon-7b"].round(1).tolist() == [81.5, 98.7, 95.2, 98.7]
     with pytest.raises(ValueError, match="scope='piqa'"):
         ab.paper_layout(table, scope="piqa")
+
+
+def test_a_scored_model_leaves_the_paper_rows_unchanged_and_is_shown(table, published):
+    joined = ab.abstention_table(with_tiny(published))
+    paper = joined[joined["model"] != TINY].reset_index(drop=True)
+    pd.testing.assert_frame_equal(paper, table)  # thresholds, Base, scores, % abstained of all 14
+    pd.testing.assert_frame_equal(ab.gain_summary(joined), ab.gain_summary(table))
+    pd.testing.assert_frame_equal(ab.signal_wins(joined), ab.signal_wins(table))
+    assert ab.claim_holds(joined, 20) and not ab.claim_holds(joined, 10)
+    tiny = joined[joined["model"] == TINY]
+    # 3 k x (overall, arc, mmlu) x 2 penalties x 2 signals
+    assert len(tiny) == 3 * 3 * 2 * 2 and set(tiny["scope"]) == {"overall", "arc", "mmlu"}
+    assert set(tiny.loc[tiny["scope"] == "overall", "datasets"]) == {"arc, mmlu"}
+    assert ab.row_labels(joined, 20)[TINY] == f"{TINY} (ours; arc, mmlu only)"
+    assert ab.row_labels(joined, 20)["Mistral"] == "Mistral 7B"
+    facts = ab.scored_abstention(joined, 20, coverage_table=claims.coverage(with_tiny(published)))
+    row = tiny[(tiny["k"] == 20) & (tiny["scope"] == "overall") & (tiny["signal"] == "msp") & (tiny["penalty"] == 2)]
+    assert facts["name"].tolist() == [TINY] and facts.iloc[0]["datasets"] == "arc and mmlu"
+    assert not facts.iloc[0]["complete"] and facts.iloc[0]["n_paper"] == 14
+    assert facts.iloc[0]["covers"].endswith("on arc and mmlu only")
+    assert facts.iloc[0]["gain_conservative"] == pytest.approx(row["score"].iloc[0] - row["base_score"].iloc[0])
+    assert ab.scored_abstention(table, 20).empty
+
+
+def test_scored_abstention_says_when_the_run_leaves_out_some_of_its_datasets(synthetic):
+    # N has arc (20 answers) and 4 mmlu answers, too few for k = 4: its overall run is arc alone
+    rows = [("N", "arc", ph, q, q % 2 == 0, 0.6) for ph in ("first", "second") for q in range(10)]
+    rows += [("N", "mmlu", "first", q, True, 0.6) for q in range(4)]
+    both = pd.concat([synthetic, _answers(rows)], ignore_index=True)
+    table = ab.abstention_table(both, ks=(4,))
+    facts = ab.scored_abstention(table, 4, coverage_table=claims.coverage(both)).set_index("model")
+    assert facts.loc["N", "averaging"] == "; its overall scores average over arc only"
+    assert facts.loc["A", "averaging"] == "" and facts.loc["N", "datasets"] == "arc"
+    assert facts.loc["N", "n_paper"] == 0 and not facts.loc["N", "complete"]
+    # without a coverage table, any run short of the run's datasets is named
+    assert ab.scored_abstention(table, 4).set_index("model").loc["N", "averaging"].endswith("arc only")

@@ -105,6 +105,25 @@ def test_unknown_chapter_is_refused(tiny_book, monkeypatch, capsys):
     assert "unknown chapter(s) ['two']" in capsys.readouterr().err
 
 
+def test_student_copies_drop_solutions(tiny_book):
+    source = tiny_book / "notebooks" / "one.py"
+    source.write_text(CHAPTER + '\n# %% [markdown] tags=["exercise"]\n# Plot value squared.\n'
+                      '\n# %% tags=["solution"]\nprint(value ** 2)\n')
+    (path,) = book.student_notebooks(tiny_book / "student", root=tiny_book)
+    nb = nbformat.read(path, as_version=4)
+    text = "".join(c.source for c in nb.cells)
+    assert "Plot value squared." in text and "value ** 2" not in text
+    assert "print(\"value is\", value)" in text
+    assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+
+
+def test_every_chapter_has_an_exercise_with_a_solution():
+    for name in book.chapters(REPO):
+        source = (REPO / "notebooks" / f"{name}.py").read_text()
+        for tag in ("exercise", "solution"):
+            assert re.search(rf'^# %%.* tags=\[[^\]]*"{tag}"', source, re.M), (name, tag)
+
+
 @pytest.mark.slow
 def test_whole_book_executes_and_renders(published_dir, tmp_path):
     """Every chapter runs with papermill on the real data; the HTML pages have figures and no errors."""

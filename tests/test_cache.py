@@ -64,11 +64,18 @@ def test_load_scored_is_the_tidy_table(tmp_path):
     assert len(cache.load_scored(tmp_path / "empty")) == 0
 
 
-def test_scores_dir_from_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv(cache.ENV_DIR, str(tmp_path))
-    assert cache.default_scores_dir() == tmp_path
-    monkeypatch.delenv(cache.ENV_DIR)
-    assert cache.default_scores_dir() == cache.repository_root() / "data" / "scores"
+def test_data_locations_from_environment(monkeypatch, tmp_path):
+    from helpers import locations
+
+    monkeypatch.delenv("MSP_SCORES_DIR", raising=False)
+    monkeypatch.delenv("MSP_DATA_DIR", raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    assert locations.scores_dir() == repo / "data" / "scores"
+    assert locations.models_dir() == repo / "data" / "models"
+    monkeypatch.setenv("MSP_DATA_DIR", str(tmp_path / "d"))
+    assert locations.scores_dir() == tmp_path / "d" / "scores"
+    monkeypatch.setenv("MSP_SCORES_DIR", str(tmp_path))
+    assert locations.scores_dir() == tmp_path and locations.scores_dir("x") == Path("x")
 
 
 def _rows(scores_dir) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pytest
 
 from helpers import claims, metrics
 from helpers.table import conform
+from scored_rows import TINY, with_tiny
 
 
 def tidy(rows):
@@ -122,14 +123,80 @@ def test_reliability_table_leaves_out_empty_bins():
     assert rel.loc[rel["model"] == "gpt-4-turbo", "count"].sum() == 16 - 2
 
 
-def test_correlation_table_drops_missing_models():
-    models = pd.DataFrame({"accuracy": [1.0, 2, 3, 4], "auroc_msp": [1.0, 3, 2, 5],
-                           "auroc_max_logit": [1.0, 3, 2, np.nan],
-                           "calibration_error_uniform_cells": [4.0, 3, 2, 1]})
+def test_correlation_table_drops_missing_models_and_ours():
+    models = pd.DataFrame({"model": ["Falcon-7b", "Yi-6b", "Mistral", "gpt-4-turbo", "mine"],
+                           "accuracy": [1.0, 2, 3, 4, 5], "auroc_msp": [1.0, 3, 2, 5, -100],
+                           "auroc_max_logit": [1.0, 3, 2, np.nan, 100],
+                           "calibration_error_uniform_cells": [4.0, 3, 2, 1, 0]})
     table = claims.correlation_table(models).set_index("y")
     assert table["n"].tolist() == [4, 3, 4]
     assert table.loc["auroc_max_logit", "pearson_r"] == pytest.approx(0.5)
     assert table.loc["calibration_error_uniform_cells", "spearman_rho"] == pytest.approx(-1.0)
+    paper_r = metrics.correlation([1, 2, 3, 4], [1, 3, 2, 5]).pearson_r
+    assert table.loc["auroc_msp", "pearson_r"] == pytest.approx(paper_r)
+    with_ours = claims.correlation_table(models, include_scored=True).set_index("y")
+    assert with_ours["n"].tolist() == [5, 4, 5]
+    assert with_ours.loc["auroc_msp", "pearson_r"] < 0
+
+
+def test_is_scored_and_split_scored():
+    assert claims.is_scored("Tiny") and not claims.is_scored("Falcon-7b") and not claims.is_scored("gpt-4-turbo")
+    table = pd.DataFrame({"model": pd.Categorical(["Tiny", "Yi-6b", "zz", "Mixtral"]), "v": [1, 2, 3, 4]})
+    paper, scored = claims.split_scored(table)
+    assert paper["v"].tolist() == [2, 4] and scored["v"].tolist() == [1, 3]
+    assert scored.index.tolist() == [0, 2]  # rows keep their index
+
+
+def test_linear_fit_ignores_scored_models():
+    models = pd.DataFrame({"model": ["Falcon-7b", "Yi-6b", "Mistral", "mine"],
+                           "x": [0.0, 1, 2, 3], "y": [1.0, 3, 5, 0]})
+    fit = claims.linear_fit(models, "x", "y")
+    assert (fit.slope, fit.intercept, fit.rvalue) == pytest.approx((2.0, 1.0, 1.0))
+    assert claims.linear_fit(models.iloc[[0, 1, 3]], "x", "y") is None  # two paper models: no line
+    positions = claims.scored_positions(models, "x", "y").iloc[0]
+    # the line predicts 7 at x = 3; mine has 0: 7 below it; with mine added r drops
+    assert (positions["name"], positions["predicted"], positions["residual"], positions["side"]) == \
+        ("mine", 7.0, -7.0, "below")
+    assert positions["r_paper"] == pytest.approx(1.0)
+    assert positions["r_with"] == pytest.approx(metrics.correlation([0, 1, 2, 3], [1, 3, 5, 0]).pearson_r)
+
+
+def test_coverage_counts_answers_against_the_fullest_model():
+    cov = claims.coverage(SMALL.assign(model=SMALL["model"].astype(str).replace({"A": "Tiny"}))
+                          .query("not (model == 'Tiny' and dataset == 'mmlu')")).set_index("model")
+    assert cov.loc["gpt-4-turbo", "covers"] == "all 16 answers" and cov.loc["gpt-4-turbo", "complete"]
+    assert cov.loc["Tiny", ["datasets", "n_answers", "n_possible"]].tolist() == ["arc", 8, 16]
+    assert cov.loc["Tiny", "covers"] == "8 of 16 answers, on arc only"
+    fewer = claims.coverage(SMALL[(SMALL["model"] == "gpt-4-turbo") | (SMALL["qid"] < 2)]).set_index("model")
+    assert fewer.loc["A", "covers"] == "8 of 16 answers, on all 2 datasets"
+    assert cov.index.tolist() == ["gpt-4-turbo", "Tiny"]
+    assert claims.join_words(["a", "b", "c"]) == "a, b and c" and claims.join_words(["a"]) == "a"
+
+
+def test_scored_facts_and_sentences():
+    calibration = pd.DataFrame({"model": ["Yi-6b", "Mistral", "Tiny"], "ece_equal_mass": [0.1, 0.3, 0.2],
+                                "calibration_error_paper": [0.1, 0.3, 0.25], "mean_msp": [0.5, 0.6, 0.7],
+                                "frac_correct": [0.4, 0.5, 0.6]})
+    facts = claims.scored_calibration(calibration, tolerance=0.05)
+    row = facts.iloc[0]
+    assert (row["name"], row["status"], row["n_paper_worse"], row["n_paper"]) == ("Tiny", "miscalibrated", 1, 2)
+    assert row["accuracy_pct"] == pytest.approx(60.0)
+    assert claims.scored_calibration(calibration, tolerance=0.5).iloc[0]["status"] == "calibrated within the tolerance"
+    text = claims.describe_each(facts, "{name}: ECE {ece:.2f}, worse than {n_paper_worse}.", none="None.")
+    assert text == "Tiny: ECE 0.20, worse than 1."
+    assert claims.describe_each(facts.iloc[:0], "{name}", none="None.") == "None."
+    models = pd.DataFrame({"model": ["Yi-6b", "Mistral", "Tiny", "Zed"], "auroc_msp": [60.0, 70, 65, 50]})
+    correctness = claims.scored_correctness(models)
+    assert correctness[["name", "chance", "n_paper_lower"]].values.tolist() == [["Tiny", "above", 1],
+                                                                              ["Zed", "not above", 0]]
+
+
+def test_t_test_leaves_out_scored_cells():
+    cells = pd.DataFrame({"model": ["Yi-6b"] * 4 + ["Tiny"] * 2, "signal": ["msp", "msp", "max_logit", "max_logit",
+                                                                          "msp", "max_logit"],
+                          "auroc": [70.0, 72, 60, 62, 0, 100]})
+    test = claims.signal_auroc_t_test(cells)
+    assert (test["n_msp"], test["mean_msp"], test["mean_max_logit"]) == (2, 71.0, 61.0)
 
 
 def test_model_order_puts_paper_models_first():
@@ -167,7 +234,7 @@ def test_published_per_dataset_table(cells, model, dataset, accuracy, auroc_msp,
 
 
 def test_published_accuracy_correlations(models):
-    table = claims.correlation_table(models).set_index("y")
+    table = claims.correlation_table(models.reset_index()).set_index("y")
     msp, logit, cal = (table.loc[y] for y in ("auroc_msp", "auroc_max_logit",
                                                "calibration_error_uniform_cells"))
     assert msp["n"] == 14 and msp["pearson_r"] == pytest.approx(0.8313, abs=1e-4)
@@ -247,3 +314,58 @@ def test_t_test_needs_two_cells_per_signal(small_cells):
     gpt_only = small_cells[small_cells["model"] == "gpt-4-turbo"]
     test = claims.signal_auroc_t_test(gpt_only)
     assert test["n_max_logit"] == 0 and math.isnan(test["p"])
+
+
+# ---- a scored model next to the paper's: shown, but no paper number moves ---------------------
+
+
+@pytest.fixture(scope="module")
+def joined(published):
+    answers = with_tiny(published)
+    cells = claims.cell_table(answers)
+    return answers, cells, claims.model_summary(answers, cells)
+
+
+def test_a_scored_model_leaves_every_paper_number_unchanged(cells, models, joined):
+    answers, joined_cells, joined_models = joined
+    paper_cells, scored_cells = claims.split_scored(joined_cells)
+    pd.testing.assert_frame_equal(paper_cells, cells)
+    paper, scored = claims.split_scored(joined_models)
+    pd.testing.assert_frame_equal(paper, models.reset_index())  # accuracy, AUROC, calibration, counts
+    table = claims.correlation_table(joined_models).set_index("y")
+    assert table.loc["auroc_msp", "n"] == 14 and table.loc["auroc_msp", "pearson_r"] == pytest.approx(0.8313, abs=1e-4)
+    assert table.loc["auroc_max_logit", "n"] == 12
+    assert table.loc["auroc_max_logit", "pearson_r"] == pytest.approx(0.9094, abs=1e-4)
+    pd.testing.assert_frame_equal(claims.correlation_table(joined_models),
+                                  claims.correlation_table(models.reset_index()))
+    assert claims.signal_auroc_t_test(joined_cells) == claims.signal_auroc_t_test(cells)
+    pd.testing.assert_frame_equal(claims.dataset_metrics(paper_cells), claims.dataset_metrics(cells))
+    # the chapters' verdict counts, over the paper's models
+    assert len(claims.significant_models(paper)) == len(claims.significant_models(models.reset_index()))
+    assert claims.miscalibrated_models(paper) == claims.miscalibrated_models(models.reset_index())
+    assert round(paper.set_index("model").loc["Llama3-70b", "calibration_error_paper"], 2) == 0.22
+
+
+def test_a_scored_model_appears_next_to_the_paper(joined):
+    answers, joined_cells, joined_models = joined
+    scored = claims.split_scored(joined_models)[1]
+    assert scored["model"].tolist() == [TINY] and joined_models["model"].iloc[-1] == TINY
+    assert set(joined_cells.loc[joined_cells["model"] == TINY, "dataset"]) == {"arc", "mmlu"}
+    assert claims.correlation_table(joined_models, include_scored=True).set_index("y").loc["auroc_msp", "n"] == 15
+    cov = claims.coverage(answers)
+    arc_mmlu = 2 * 2590 + 2 * 600  # arc: 2590 questions, 2 phrasings; mmlu: qid < 600
+    assert cov.set_index("model").loc[TINY, "covers"] == f"{arc_mmlu:,} of 42,814 answers, on arc and mmlu only"
+    calibration = claims.scored_calibration(claims.calibration_by_model(answers), coverage_table=cov)
+    assert calibration["name"].tolist() == [TINY] and calibration.iloc[0]["n_paper"] == 14
+    assert calibration.iloc[0]["covers"].endswith("on arc and mmlu only")
+    assert calibration.iloc[0]["ece"] == pytest.approx(scored.iloc[0]["ece_equal_mass"])
+    correctness = claims.scored_correctness(joined_models).iloc[0]
+    assert correctness["chance"] == "above" and 0 <= correctness["n_paper_lower"] <= 14
+    position = claims.scored_positions(joined_models, "accuracy", "auroc_msp").iloc[0]
+    assert position["r_paper"] == pytest.approx(0.8313, abs=1e-4) and position["r_with"] != position["r_paper"]
+
+
+def test_model_label_marks_ours():
+    assert claims.model_label("Yi-6b") == "Yi 6B"
+    assert claims.model_label("Tiny") == "Tiny (ours)"
+    assert claims.model_label("Tiny", "arc only") == "Tiny (ours; arc only)"

@@ -17,7 +17,7 @@ from helpers.table import conform
 def answers():
     rng = np.random.default_rng(7)
     parts = []
-    for model in ("Falcon-7b", "gpt-4-turbo", "my-model"):
+    for model in ("Falcon-7b", "Yi-6b", "Mistral", "gpt-4-turbo", "my-model"):
         for dataset in ("arc", "mmlu"):
             for phrasing in ("first", "second"):
                 correct = rng.random(200) < 0.6
@@ -32,7 +32,7 @@ def answers():
 
 
 def test_scored_models_are_marked():
-    assert plots.is_scored("my-model") and not plots.is_scored("Falcon-7b")
+    assert plots.is_scored is claims.is_scored  # one definition, used by the figures too
     colors = plots.model_colors(["Falcon-7b", "my-model", "Yi-6b"])
     assert colors["my-model"] == plots.SCORED_COLOR
     assert colors["Falcon-7b"] != colors["Yi-6b"]
@@ -42,25 +42,39 @@ def test_reliability_diagram_has_a_line_per_model_and_the_diagonal(answers):
     fig = plots.reliability_diagram(claims.reliability_table(answers))
     assert isinstance(fig, Figure)
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
-    assert labels == ["perfect calibration", "Falcon 7B", "GPT4 Turbo", "my-model"]
-    assert fig.axes[0].get_lines()[3].get_marker() == plots.SCORED_MARKER
+    assert labels == ["perfect calibration", "Falcon 7B", "Mistral 7B", "Yi 6B", "GPT4 Turbo", "my-model"]
+    assert fig.axes[0].get_lines()[5].get_marker() == plots.SCORED_MARKER
 
 
 def test_msp_ecdfs_one_panel_per_model(answers):
     fig = plots.msp_ecdfs(answers)
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["Falcon 7B", "GPT4 Turbo", "my-model *"]
+    assert [ax.get_title() for ax in visible] == ["Falcon 7B", "Mistral 7B", "Yi 6B", "GPT4 Turbo", "my-model *"]
     assert all(len(ax.get_lines()) == 2 for ax in visible)  # correct and wrong
 
 
-def test_scatter_prints_r_p_n(answers):
+def test_scatter_fits_and_prints_r_p_n_of_the_paper_models_only(answers):
     models = claims.model_summary(answers)
-    fig = plots.scatter_with_fit(models, "accuracy", "auroc_max_logit")
-    r = claims.correlation_table(models).set_index("y").loc["auroc_max_logit", "pearson_r"]
-    assert np.isnan(r)  # only two models have a Max Logit: no line, no statistics
+    three = models[models["model"].isin(["Falcon-7b", "Yi-6b", "my-model"])]
+    fig = plots.scatter_with_fit(three, "accuracy", "auroc_max_logit")
+    # three points but two paper models: no line, no statistics
+    assert len(fig.axes[0].get_lines()) == 0 and fig.axes[0].get_title() == ""
     fig = plots.scatter_with_fit(models, "accuracy", "auroc_msp", title="t")
     row = claims.correlation_table(models).set_index("y").loc["auroc_msp"]
-    assert fig.axes[0].get_title() == f"t\nPearson r = {row['pearson_r']:.2f}, p = {row['pearson_p']:.2g}, n = 3"
+    assert row["n"] == 4
+    assert fig.axes[0].get_title() == (f"t\nPearson r = {row['pearson_r']:.2f}, p = {row['pearson_p']:.2g}, n = 4"
+                                       " paper models\n(stars: our scored models, not in the fit)")
+    # the line is the paper models' least-squares fit, drawn across every point
+    paper = models[models["model"] != "my-model"]
+    slope, intercept = np.polyfit(paper["accuracy"], paper["auroc_msp"], 1)
+    (line,) = fig.axes[0].get_lines()
+    xs, ys = line.get_data()
+    assert (xs.min(), xs.max()) == (models["accuracy"].min(), models["accuracy"].max())
+    assert ys == pytest.approx(intercept + slope * xs)
+    markers = [c.get_paths()[0].vertices.shape[0] for c in fig.axes[0].collections]
+    assert len(markers) == 5 and len(set(markers)) == 2  # four circles and one star
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "my-model" in labels and "Falcon 7B" in labels
 
 
 def test_auroc_display_tables():

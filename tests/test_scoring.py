@@ -90,11 +90,11 @@ def test_answer_token_index_uses_offsets(tiny_lm):
 def test_answer_record_without_position_has_zero_confidence(tiny_lm):
     q = tiny_questions(1)[0]
     steps = np.ones((3, 2 + len(q.options)), np.float32) * 0.5
-    rec = scoring.answer_record(q, "zzz", steps, 3, tiny_lm.tokenizer)
+    rec = scoring.answer_record(q, "zzz", steps.__getitem__, 3, tiny_lm.tokenizer)
     assert rec["grade"] == "unparseable" and rec["parsed"] is None and not rec["correct"]
     assert rec["msp"] == 0 and rec["max_logit"] == 0 and rec["answer_token"] == -1
     # a position past this sequence's own steps (only padding steps follow) also gives 0
-    rec = scoring.answer_record(q, "A. red", steps, 0, tiny_lm.tokenizer)
+    rec = scoring.answer_record(q, "A. red", steps.__getitem__, 0, tiny_lm.tokenizer)
     assert rec["parsed"] == "A" and rec["msp"] == 0
 
 

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from helpers import tables
+from scored_rows import TINY, with_tiny
 
 ROWS = {"cells.csv": 260, "models.csv": 14, "datasets.csv": 5, "correlations.csv": 3,
         # k in (20, 10, half) x scope (overall + 5 datasets) x penalty (1, 2) x 26 model-signals
@@ -11,12 +12,17 @@ ROWS = {"cells.csv": 260, "models.csv": 14, "datasets.csv": 5, "correlations.csv
 
 
 @pytest.fixture(scope="module")
-def written(published_dir, tmp_path_factory, monkeypatch_module):
+def written_dir(published_dir, tmp_path_factory, monkeypatch_module):
     out = tmp_path_factory.mktemp("tables")
     monkeypatch_module.setenv("MSP_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch_module.setenv("MSP_SCORES_DIR", str(tmp_path_factory.mktemp("no-scores")))
     tables.main(["--out", str(out), "--published-dir", str(published_dir)])
-    return {name: pd.read_csv(out / name) for name in tables.COLUMNS}
+    return out
+
+
+@pytest.fixture(scope="module")
+def written(written_dir):
+    return {name: pd.read_csv(written_dir / name) for name in tables.COLUMNS}
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +58,43 @@ def test_export_tables_rejects_mixed_shots(published):
     mixed = pd.concat([published.head(10), published.head(10).assign(shots=1)], ignore_index=True)
     with pytest.raises(ValueError, match="shots"):
         tables.export_tables(mixed)
+
+
+@pytest.mark.parametrize("argv, include", [([], False), (["--include-scored"], True)])
+def test_cli_reads_scored_answers_only_when_asked(argv, include, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tables, "load_answers", lambda *args, **kwargs: calls.append(kwargs) or "answers")
+    monkeypatch.setattr(tables, "export_tables", lambda answers: {"x.csv": pd.DataFrame({"a": [answers]})})
+    tables.main(["--out", str(tmp_path), *argv])
+    assert calls == [{"shots": 0, "include_scored": include}]
+
+
+def test_help_says_which_files_stay_the_papers(capsys):
+    with pytest.raises(SystemExit):
+        tables.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--include-scored" in text and "datasets.csv and correlations.csv stay the paper's 14 models" in text
+
+
+@pytest.fixture(scope="module")
+def written_with_scored(published, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tables-scored")
+    answers = with_tiny(published)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tables, "load_answers",
+                   lambda *args, include_scored, **kwargs: answers if include_scored else published)
+        tables.main(["--out", str(out), "--include-scored"])
+    return {name: (out / name).read_text().splitlines() for name in tables.COLUMNS}
+
+
+def test_cli_with_scored_models_adds_their_rows_and_changes_no_paper_row(written_dir, written_with_scored):
+    for name in tables.COLUMNS:
+        plain = (written_dir / name).read_text().splitlines()
+        joined = written_with_scored[name]
+        ours = [line for line in joined if f",{TINY}," in f",{line}"]
+        assert [line for line in joined if line not in ours] == plain, name
+        if name in ("datasets.csv", "correlations.csv"):
+            assert ours == [], name
+        else:
+            assert ours, name
+    assert len([line for line in written_with_scored["models.csv"] if line.startswith(TINY)]) == 1

@@ -17,9 +17,17 @@ The overall tables share one threshold per model × signal × penalty across the
 per-dataset tables come from runs restricted to one dataset. Unparseable answers are wrong with
 confidence 0 (METHODS §5): they stay in every denominator and are abstained on at any threshold > 0.
 
-One addition for models outside the paper (``source == 'scored'``): the grid's maximum M is taken
-from the published models' training answers whenever any are in scope, so that adding a model of
-ours puts it on the paper's grid and never changes the paper's numbers.
+Additions for our scored models (``claims.is_scored``), none of which changes a paper number:
+
+- the grid's maximum M is taken from the paper models' training answers whenever any are in scope,
+  so a model of ours is placed on the paper's grid (its own chosen thresholds only add test-grid
+  points, at which no paper model is scored);
+- a model's overall run averages over the in-scope datasets *it has answers for*; each row's
+  ``datasets`` column names them, and :func:`row_labels` marks models covering fewer than the run;
+  a model × dataset with too few pooled answers to leave a test set after k training answers (a
+  scoring run just started) is left out;
+- the counts across models (:func:`gain_summary`, :func:`signal_wins`, :func:`claim_holds`) are over
+  the paper's models; :func:`scored_abstention` places ours next to them.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from helpers.claims import model_order
-from helpers.table import DATASETS, SIGNALS
+from helpers import claims
+from helpers.claims import is_scored, model_order
+from helpers.table import SIGNALS
 
 #: seed of the train/test shuffle (METHODS §8.7 step 2; the same seed as the question order)
 SEED = 2549900867
@@ -46,9 +55,9 @@ KS = (20, 10, "half")
 #: points lost per wrong answer: 1 "balanced", 2 "conservative"
 PENALTIES = (1, 2)
 PENALTY_NAMES = {1: "balanced", 2: "conservative"}
-#: columns of :func:`abstention_table` (and of abstention.csv)
-TABLE_COLUMNS = ["k", "scope", "penalty", "model", "signal", "threshold", "base_score", "score",
-                 "pct_abstained"]
+#: columns of :func:`abstention_table` (abstention.csv has all but ``datasets``)
+TABLE_COLUMNS = ["k", "scope", "penalty", "model", "signal", "datasets", "threshold", "base_score",
+                 "score", "pct_abstained"]
 
 K = int | Literal["half"]
 #: pooled, split answers: (model, dataset) -> ((train correct, train conf), (test correct, test conf))
@@ -189,8 +198,9 @@ def choose_threshold(grid, scores) -> float:
 def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) -> Splits:
     """Pool each model × dataset's answers in the paper's order and split them (METHODS §8.7 steps 1–2).
 
-    Groups without the signal (e.g. Max Logit of API models, all NaN) are left out; a group with some
-    but not all values missing is an error.
+    Groups without the signal (e.g. Max Logit of API models, all NaN) are left out, and so are groups
+    with too few answers to leave a test set after k training answers (only a partly scored model of
+    ours can have them); a group with some but not all values missing is an error.
     """
     if signal not in SIGNALS:
         raise ValueError(f"signal={signal!r}: expected one of {list(SIGNALS)}")
@@ -206,6 +216,8 @@ def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) ->
         if missing.any():
             raise ValueError(f"{signal} is missing for {missing.sum()} of {len(conf)} answers of "
                              f"model {model!r} on {dataset!r}")
+        if len(conf) <= (1 if k == "half" else k):
+            continue
         out[(str(model), str(dataset))] = train_test_split(group["correct"].to_numpy(), conf, k, seed)
     return out
 
@@ -229,12 +241,10 @@ def _by_model(splits: Splits, part: int, datasets: Sequence[str]) -> dict[str, l
 
 
 def grid_models(answers: pd.DataFrame) -> set[str] | None:
-    """The models whose training confidences set the grid's maximum: the published ones if any are
+    """The models whose training confidences set the grid's maximum: the paper's ones if any are
     present (so our scored models never move the paper's grid), else None (all models)."""
-    if "source" not in answers:
-        return None
-    published = set(map(str, answers.loc[answers["source"] == "published", "model"].unique()))
-    return published or None
+    paper = {m for m in map(str, answers["model"].unique()) if not is_scored(m)}
+    return paper or None
 
 
 def _max_conf(parts_by_model: dict[str, list], models: set[str] | None) -> float:
@@ -265,7 +275,8 @@ def abstention_scores(answers: pd.DataFrame, signal: str, k: K = 20, penalty: fl
     Base score (threshold −0.0001) and the % abstained, each averaged over those datasets. The grid
     is set by :func:`grid_models`.
 
-    Columns: model, threshold, base_score, score, pct_abstained; models in display order.
+    Columns: model, datasets (the in-scope datasets the model has, comma-separated, which its values
+    average over), threshold, base_score, score, pct_abstained; models in display order.
     ``splits`` (from :func:`pooled_splits` with the same signal and k) saves re-pooling.
     """
     splits = pooled_splits(answers, signal, k) if splits is None else splits
@@ -275,8 +286,9 @@ def abstention_scores(answers: pd.DataFrame, signal: str, k: K = 20, penalty: fl
     for model in model_order(chosen):
         t = np.array([BASE_THRESHOLD, chosen[model]])
         scores, pct = _mean_curves(test[model], t, penalty)
-        rows.append((model, chosen[model], scores[0], scores[1], pct[1]))
-    return pd.DataFrame(rows, columns=["model", "threshold", "base_score", "score", "pct_abstained"])
+        covered = [ds for ds in datasets if (model, ds) in splits]
+        rows.append((model, ", ".join(covered), chosen[model], scores[0], scores[1], pct[1]))
+    return pd.DataFrame(rows, columns=["model", "datasets", "threshold", "base_score", "score", "pct_abstained"])
 
 
 def abstention_curves(answers: pd.DataFrame, signal: str, k: K = 20, penalty: float = 1,
@@ -302,8 +314,7 @@ def abstention_curves(answers: pd.DataFrame, signal: str, k: K = 20, penalty: fl
 
 
 def _datasets(splits: Splits) -> list[str]:
-    present = {ds for _, ds in splits}
-    return [d for d in DATASETS if d in present] + sorted(present - set(DATASETS))
+    return claims.dataset_order(ds for _, ds in splits)
 
 
 def abstention_table(answers: pd.DataFrame, ks: Sequence[K] = KS,
@@ -370,8 +381,10 @@ def paper_layout(table: pd.DataFrame, k: K = 20, scope: str = "overall",
 
 
 def gain_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per k × scope × penalty × signal: how many models score above, equal to or below Base with the
-    learnt threshold, the mean gain (score − Base, points), and how many never abstain (t = −0.0001)."""
+    """Per k × scope × penalty × signal: how many of the paper's models score above, equal to or below
+    Base with the learnt threshold, their mean gain (score − Base, points), and how many never abstain
+    (t = −0.0001). Our scored models are left out (:func:`scored_abstention` shows them)."""
+    table = claims.split_scored(table)[0]
     gain = table.assign(gain=table["score"] - table["base_score"])
     keys = ["k", "scope", "penalty", "signal"]
     out = gain.groupby(keys, sort=False).agg(
@@ -383,9 +396,10 @@ def gain_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def signal_wins(table: pd.DataFrame) -> pd.DataFrame:
-    """Per k × scope × penalty: among models with both signals, how many score higher with MSP than
-    with Max Logit thresholds, how many lower, how many tie."""
-    wide = table.pivot_table(index=["k", "scope", "penalty", "model"], columns="signal", values="score",
+    """Per k × scope × penalty: among the paper's models with both signals, how many score higher with
+    MSP than with Max Logit thresholds, how many lower, how many tie (scored models left out)."""
+    paper = claims.split_scored(table)[0]
+    wide = paper.pivot_table(index=["k", "scope", "penalty", "model"], columns="signal", values="score",
                              aggfunc="first", sort=False).reindex(columns=list(SIGNALS)).dropna()
     diff = wide["msp"] - wide["max_logit"]
     out = pd.DataFrame({"n_models": diff.groupby(level=[0, 1, 2], sort=False).size(),
@@ -397,9 +411,55 @@ def signal_wins(table: pd.DataFrame) -> pd.DataFrame:
 
 def claim_holds(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> bool:
     """The paper's abstention claim for one k: in the overall run, with the signal's learnt thresholds
-    no model scores below Base under any penalty, and the mean gain over models is positive under each."""
+    no paper model scores below Base under any penalty, and their mean gain is positive under each."""
     summary = gain_summary(table)
     rows = summary[(summary["k"] == k) & (summary["scope"] == "overall") & (summary["signal"] == signal)]
     if rows.empty:
         raise ValueError(f"no overall rows with k={k!r} and signal={signal!r} in the abstention table")
     return bool((rows["n_loss"] == 0).all() and (rows["mean_gain"] > 0).all())
+
+
+def _covered(rows: pd.DataFrame) -> tuple[pd.Series, set[str]]:
+    """Per model, the set of datasets its rows average over; and all datasets of those rows."""
+    covered = rows.groupby(rows["model"].astype(str), sort=False)["datasets"].agg(
+        lambda d: set(", ".join(d).split(", ")))
+    return covered, set().union(*covered) if len(covered) else set()
+
+
+def row_labels(table: pd.DataFrame, k: K = 20, scope: str = "overall") -> dict[str, str]:
+    """Label per model of one run of :func:`abstention_table` (``claims.model_label``), with the
+    datasets it covers noted, e.g. 'SmolLM2 (ours; arc, hellaswag only)', when they are fewer than
+    the run's datasets."""
+    covered, full = _covered(table[(table["k"] == k) & (table["scope"] == scope)])
+    return {m: claims.model_label(m, "" if d == full else f"{', '.join(claims.dataset_order(d))} only")
+            for m, d in covered.items()}
+
+
+def scored_abstention(table: pd.DataFrame, k: K = 20, signal: str = "msp",
+                      coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Our scored models in the overall run of one k with the signal's thresholds, next to the
+    paper's: per penalty name (balanced, conservative) base_<name>, score_<name>, gain_<name>
+    (score − Base) and pct_<name> (% abstained); datasets (what the run averages over, in words),
+    complete (False when that is fewer datasets than the run has), name, n_paper and, given
+    ``coverage_table`` (``claims.coverage``), covers; averaging = '' unless the run averages over
+    fewer datasets than the model has answers for (too few answers for k on some), else words
+    naming them (without ``coverage_table``: unless the run covers all the run's datasets)."""
+    rows = table[(table["k"] == k) & (table["scope"] == "overall") & (table["signal"] == signal)]
+    wide = rows.pivot_table(index="model", columns="penalty", aggfunc="first",
+                            values=["base_score", "score", "pct_abstained"])
+    covered, full = _covered(rows)
+    out = pd.DataFrame({"model": wide.index.astype(str)})
+    for penalty, name in PENALTY_NAMES.items():
+        if ("score", penalty) in wide:
+            out[f"base_{name}"] = wide[("base_score", penalty)].to_numpy()
+            out[f"score_{name}"] = wide[("score", penalty)].to_numpy()
+            out[f"gain_{name}"] = out[f"score_{name}"] - out[f"base_{name}"]
+            out[f"pct_{name}"] = wide[("pct_abstained", penalty)].to_numpy()
+    out["complete"] = [covered[m] == full for m in out["model"]]
+    out["datasets"] = [claims.join_words(claims.dataset_order(covered[m])) for m in out["model"]]
+    facts = claims.scored_facts(out, coverage_table)
+    has = ({} if coverage_table is None else
+           {m: set(d.split(", ")) for m, d in zip(coverage_table["model"], coverage_table["datasets"])})
+    facts["averaging"] = ["" if has.get(m, full) == covered[m] else f"; its overall scores average over {d} only"
+                          for m, d in zip(facts["model"], facts["datasets"])]
+    return facts.set_index("model").loc[model_order(facts["model"])].reset_index()

@@ -8,6 +8,7 @@ from typing import Sequence
 import pandas as pd
 
 from . import table
+from .models import PAPER_MODELS
 from .published import load_published
 
 
@@ -42,6 +43,10 @@ def load_answers(published_dir: str | Path | None = None, scores_dir: str | Path
         scored = load_scored(scores_dir)
         if shots is not None:
             scored = scored[scored.shots == shots]
+        clash = sorted(set(scored["model"].astype(str)) & set(PAPER_MODELS))
+        if clash:
+            raise ValueError(f"scored answers in {scores_dir or 'the score cache'} use the paper's model "
+                             f"key(s) {clash}; score them under another name (--name)")
         if len(scored):
             parts.append(scored[list(table.COLUMNS)])
     return select(table.combine(*parts) if len(parts) > 1 else parts[0], models, datasets)

@@ -9,6 +9,7 @@ source, its parameters, the helpers package and the input data. A chapter is run
 that hash changes.
 
     python -m helpers.book run [NAME ...] [-p NAME KEY VALUE ...] [--force]
+    python -m helpers.book student [--out DIR]   # classroom copies without the solution cells
 """
 
 from __future__ import annotations
@@ -135,6 +136,26 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
     return True
 
 
+def student_notebooks(out: Path, root: Path = ROOT) -> list[Path]:
+    """Write a classroom copy of every chapter to ``out``: notebooks without outputs, with the cells
+    tagged ``solution`` removed (the cells tagged ``exercise`` stay, as the students' prompts)."""
+    import jupytext
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in chapters(root):
+        nb = jupytext.read(root / SOURCES / f"{name}.py")
+        nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        path = out / f"{name}.ipynb"
+        jupytext.write(nb, path)
+        written.append(path)
+    return written
+
+
 def _value(text: str):
     """A command-line parameter value: JSON when it parses (numbers, lists, null), else a string."""
     try:
@@ -151,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-p", "--parameter", nargs=3, action="append", default=[],
                      metavar=("CHAPTER", "NAME", "VALUE"), help="a papermill parameter for one chapter")
     run.add_argument("--force", action="store_true", help="execute even when nothing changed")
+    student = sub.add_parser("student", help="write the chapters as notebooks without solutions")
+    student.add_argument("--out", type=Path, default=Path("_build") / "student")
     args = parser.parse_args(argv)
+    if args.command == "student":
+        for path in student_notebooks(args.out):
+            print(path)
+        return 0
 
     known = chapters()
     names = args.names or known

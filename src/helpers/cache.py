@@ -29,25 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import table
+from helpers.locations import scores_dir as scores_dir_of
 
-#: environment variable overriding the scores folder
-ENV_DIR = "MSP_SCORES_DIR"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 _PART = re.compile(r"^part-(\d{6})\.parquet$")
-
-
-def repository_root() -> Path:
-    """The repository holding this package (``src/helpers`` is two levels below it)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def default_scores_dir(scores_dir: str | Path | None = None) -> Path:
-    """``scores_dir`` if given, else ``$MSP_SCORES_DIR``, else ``data/scores`` in the repository."""
-    if scores_dir is not None:
-        return Path(scores_dir)
-    env = os.environ.get(ENV_DIR)
-    return Path(env) if env else repository_root() / "data" / "scores"
 
 
 def short_hash(obj: object, n: int = 10) -> str:
@@ -88,7 +74,7 @@ class ScoreStore:
 
     def __init__(self, key: ScoreKey, scores_dir: str | Path | None = None):
         self.key = key
-        self.path = default_scores_dir(scores_dir) / key.dirname()
+        self.path = scores_dir_of(scores_dir) / key.dirname()
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[ScoreStore]:
@@ -153,7 +139,7 @@ def read_parts(parts: Iterable[Path]) -> pd.DataFrame:
 
 def cached_keys(scores_dir: str | Path | None = None) -> list[tuple[Path, dict]]:
     """(folder, manifest) of every key folder under the scores folder, in name order."""
-    root = default_scores_dir(scores_dir)
+    root = scores_dir_of(scores_dir)
     if not root.is_dir():
         return []
     found = []

@@ -4,6 +4,11 @@ A *cell* is model × dataset × phrasing × signal (METHODS §7); every table he
 values or, for the calibration table, a pooling of a model's answers, exactly as METHODS §8.1–8.6.
 Inputs are tidy tables (``helpers.table``) of a single ``shots`` value; outputs are small DataFrames
 with the authors' model and dataset keys.
+
+Our own scored models (any key outside the paper's 14, :func:`is_scored`) get rows in the per-cell
+and per-model tables, but every statistic *across* models — correlations, the t-test over cells,
+the verdict counts of the chapters — is computed over the paper's models only, so adding a model of
+ours never changes a number of the paper. The ``scored_*`` functions place our models next to them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers import metrics
-from helpers.models import PAPER_MODELS, model_table
+from helpers.models import PAPER_MODELS, display_name, model_table
 from helpers.table import DATASETS, PHRASINGS, SIGNALS
 
 #: p-value below which a cell counts as significant in the paper's tables (METHODS §8.3)
@@ -33,10 +38,39 @@ SIZE_PAIRS = (("params_b", "accuracy"), ("params_b", "auroc_msp"), ("params_b", 
               ("params_b", "calibration_error_uniform_cells"))
 
 
+def is_scored(model: str) -> bool:
+    """True for a model outside the paper's 14 (one we scored ourselves); the one test used everywhere.
+
+    Published rows carry the authors' keys; our scored models are keyed by their checkpoint name,
+    which never equals one of those keys.
+    """
+    return str(model) not in PAPER_MODELS
+
+
+def model_label(model: str, note: str = "") -> str:
+    """The model's display name for tables, with 'ours' (for our scored models) and ``note`` in
+    brackets when there is either, e.g. 'SmolLM2-135M-Instruct (ours; arc only)'."""
+    notes = [n for n in ("ours" if is_scored(model) else "", note) if n]
+    return display_name(model) + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def split_scored(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows of the paper's models, rows of our scored models) of any table with a ``model`` column,
+    by :func:`is_scored`; rows keep their index."""
+    scored = table["model"].astype(str).map(is_scored).to_numpy(dtype=bool)
+    return table[~scored], table[scored]
+
+
 def model_order(models: Iterable[str]) -> list[str]:
     """The given model keys in display order: the paper's 14 in its order, then others alphabetically."""
     models = set(map(str, models))
     return [m for m in PAPER_MODELS if m in models] + sorted(models - set(PAPER_MODELS))
+
+
+def dataset_order(datasets: Iterable[str]) -> list[str]:
+    """The given dataset keys in the paper's order, then any others alphabetically."""
+    datasets = set(map(str, datasets))
+    return [d for d in DATASETS if d in datasets] + sorted(datasets - set(DATASETS))
 
 
 def _sorted(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -200,21 +234,34 @@ def model_summary(answers: pd.DataFrame, cells: pd.DataFrame | None = None) -> p
     return out
 
 
-def correlation_table(models: pd.DataFrame,
-                      pairs: Sequence[tuple[str, str]] = ACCURACY_PAIRS) -> pd.DataFrame:
+def correlation_table(models: pd.DataFrame, pairs: Sequence[tuple[str, str]] = ACCURACY_PAIRS,
+                      include_scored: bool = False) -> pd.DataFrame:
     """One row per (x, y) pair: x, y, n, pearson_r, pearson_p, spearman_rho, spearman_p (METHODS §8.4).
 
-    The unit is the model (one row of ``models`` each); models lacking x or y (GPT for Max Logit,
-    unknown sizes) are left out, which gives the paper's n = 14 for MSP and n = 12 for Max Logit.
+    The unit is the model (one row of ``models`` each), the paper's models only unless
+    ``include_scored``; models lacking x or y (GPT for Max Logit, unknown sizes) are left out,
+    which gives the paper's n = 14 for MSP and n = 12 for Max Logit.
     """
-    rows = [(x, y, *metrics.correlation(models[x], models[y])) for x, y in pairs]
+    data = models if include_scored else split_scored(models)[0]
+    rows = [(x, y, *metrics.correlation(data[x], data[y])) for x, y in pairs]
     return pd.DataFrame(rows, columns=["x", "y", *metrics.Correlation._fields])
+
+
+def linear_fit(models: pd.DataFrame, x: str, y: str):
+    """The least-squares line of y on x over the paper's models having both values
+    (``scipy.stats.linregress``, as the paper's figures, METHODS §8.4); None with fewer than three
+    such models or a constant x or y. Our scored models never enter the fit."""
+    data = split_scored(models)[0][[x, y]].dropna()
+    if len(data) < 3 or data[x].nunique() < 2 or data[y].nunique() < 2:
+        return None
+    return stats.linregress(data[x], data[y])
 
 
 def signal_auroc_t_test(cells: pd.DataFrame) -> dict[str, float]:
     """Pooled-variance two-sample t-test, one-sided, of all MSP cell AUROCs > all Max Logit cell
-    AUROCs (METHODS §8.3, the paper's option 4). Returns means, counts, t and p (NaN with fewer
-    than two cells of either signal)."""
+    AUROCs of the paper's models (METHODS §8.3, the paper's option 4; scored models' cells left out).
+    Returns means, counts, t and p (NaN with fewer than two cells of either signal)."""
+    cells = split_scored(cells)[0]
     msp = cells.loc[cells["signal"] == "msp", "auroc"].dropna()
     logit = cells.loc[cells["signal"] == "max_logit", "auroc"].dropna()
     t = p = float("nan")
@@ -254,3 +301,103 @@ def verdict(n_support: int, n_total: int) -> str:
     if n_support == 0:
         return "does not hold for any model"
     return f"holds for {n_support} of {n_total} models"
+
+
+# --- our scored models next to the paper's ------------------------------------------------------
+
+def join_words(words: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    words = list(words)
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def coverage(answers: pd.DataFrame) -> pd.DataFrame:
+    """Per model, which answers it has: datasets (keys in the paper's order), n_answers, and
+    n_possible = the sum over the table's datasets of the most answers any model has there (the
+    paper's models answer every question in both phrasings); complete = n_answers == n_possible.
+    ``covers`` says it in words: 'all 42,814 answers', '2,000 of 42,814 answers, on all 5 datasets'
+    or '560 of 42,814 answers, on arc and hellaswag only'.
+    """
+    counts = (answers.assign(model=answers["model"].astype(str), dataset=answers["dataset"].astype(str))
+              .groupby(["model", "dataset"]).size())
+    counts = counts[counts > 0]
+    n_possible = int(counts.groupby("dataset").max().sum())
+    all_datasets = dataset_order(counts.index.get_level_values("dataset"))
+    rows = []
+    for model, per_dataset in counts.groupby("model"):
+        datasets = dataset_order(per_dataset.index.get_level_values("dataset"))
+        n = int(per_dataset.sum())
+        where = (f"on all {len(datasets)} datasets" if datasets == all_datasets
+                 else f"on {join_words(datasets)} only")
+        covers = f"all {n:,} answers" if n == n_possible else f"{n:,} of {n_possible:,} answers, {where}"
+        rows.append((model, ", ".join(datasets), n, n_possible, n == n_possible, covers))
+    out = pd.DataFrame(rows, columns=["model", "datasets", "n_answers", "n_possible", "complete", "covers"])
+    return _sorted(out, ["model"])
+
+
+def scored_facts(table: pd.DataFrame, coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The scored models' rows of a per-model table, with ``name`` (display name), ``n_paper`` (how
+    many of the paper's models the table holds) and, given ``coverage_table`` (:func:`coverage`),
+    its ``covers`` words."""
+    paper, scored = split_scored(table)
+    out = scored.assign(name=scored["model"].map(display_name), n_paper=len(paper))
+    if coverage_table is not None:
+        out = out.merge(coverage_table[["model", "covers"]], on="model", how="left")
+    return out.reset_index(drop=True)
+
+
+def _n_paper_beyond(table: pd.DataFrame, column: str, values: pd.Series, larger: bool) -> list[int]:
+    """For each value, how many of the paper's models have a strictly larger (or smaller) ``column``."""
+    paper = split_scored(table)[0][column].dropna().to_numpy()
+    return [int((paper > v).sum() if larger else (paper < v).sum()) for v in values]
+
+
+def scored_calibration(calibration: pd.DataFrame, tolerance: float = 0.05,
+                       coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Our scored models next to the paper's calibration (rows of :func:`calibration_by_model`):
+    ece (conventional, equal-mass), paper_error (the paper's recipe), mean_msp_pct and accuracy_pct,
+    status ('miscalibrated' when ece > tolerance, as :func:`miscalibrated_models`, else 'calibrated
+    within the tolerance') and n_paper_worse, the paper's models with a larger ECE."""
+    out = scored_facts(calibration, coverage_table)
+    return out.assign(
+        ece=out["ece_equal_mass"], paper_error=out["calibration_error_paper"],
+        mean_msp_pct=100 * out["mean_msp"], accuracy_pct=100 * out["frac_correct"],
+        status=np.where(out["ece_equal_mass"] > tolerance, "miscalibrated", "calibrated within the tolerance"),
+        n_paper_worse=_n_paper_beyond(calibration, "ece_equal_mass", out["ece_equal_mass"], larger=True))
+
+
+def scored_correctness(models: pd.DataFrame, coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Our scored models next to the paper's AUROCs (rows of :func:`model_metrics`): auroc_msp,
+    n_sig_msp of n_cells_msp, auroc_max_logit, chance ('above' when the mean MSP AUROC > 50%, else
+    'not above') and n_paper_lower, the paper's models with a lower mean MSP AUROC."""
+    out = scored_facts(models, coverage_table)
+    return out.assign(chance=np.where(out["auroc_msp"] > 50, "above", "not above"),
+                      n_paper_lower=_n_paper_beyond(models, "auroc_msp", out["auroc_msp"], larger=False))
+
+
+def scored_positions(models: pd.DataFrame, x: str, y: str,
+                     coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Where each scored model with both values sits against the paper models' line of y on x
+    (:func:`linear_fit`): x_value, y_value, predicted (the line at its x), residual = y − predicted,
+    distance = |residual|, side ('above'/'below' the line), r_paper (Pearson r over the paper's
+    models) and r_with (over the paper's models plus this one model). NaN predictions when there
+    is no line."""
+    out = scored_facts(models, coverage_table).dropna(subset=[x, y]).reset_index(drop=True)
+    fit = linear_fit(models, x, y)
+    predicted = fit.intercept + fit.slope * out[x] if fit is not None else np.nan
+    paper = split_scored(models)[0]
+    r_with = [metrics.correlation(pd.concat([paper[x], pd.Series([vx])]),
+                                  pd.concat([paper[y], pd.Series([vy])])).pearson_r
+              for vx, vy in zip(out[x], out[y])]
+    out = out.assign(x_value=out[x], y_value=out[y], predicted=predicted)
+    out = out.assign(residual=out["y_value"] - out["predicted"],
+                     r_paper=metrics.correlation(paper[x], paper[y]).pearson_r, r_with=r_with)
+    return out.assign(distance=out["residual"].abs(), side=np.where(out["residual"] >= 0, "above", "below"))
+
+
+def describe_each(facts: pd.DataFrame, template: str, none: str = "") -> str:
+    """One sentence per row of ``facts``, ``template.format(**row)``, joined by spaces; ``none``
+    when there are no rows (e.g. no scored model in the chapter)."""
+    if facts.empty:
+        return none
+    return " ".join(template.format(**row) for row in facts.to_dict("records"))

@@ -6,11 +6,24 @@ import os
 from pathlib import Path
 
 
+def repository_root() -> Path:
+    """The repository holding this package (``src/helpers`` is two levels below it)."""
+    return Path(__file__).resolve().parents[2]
+
+
 def data_dir() -> Path:
-    """Downloads and caches: env ``MSP_DATA_DIR``, else ``./data``."""
-    return Path(os.environ.get("MSP_DATA_DIR") or Path.cwd() / "data")
+    """Downloads and caches: env ``MSP_DATA_DIR``, else ``data/`` in the repository."""
+    return Path(os.environ.get("MSP_DATA_DIR") or repository_root() / "data")
 
 
-def scores_dir() -> Path:
-    """Per-answer scores of our own model runs: env ``MSP_SCORES_DIR``, else ``data/scores``."""
+def scores_dir(scores_dir: str | Path | None = None) -> Path:
+    """Per-answer scores of our own model runs: ``scores_dir`` if given, else env ``MSP_SCORES_DIR``,
+    else ``scores/`` in the data folder."""
+    if scores_dir is not None:
+        return Path(scores_dir)
     return Path(os.environ.get("MSP_SCORES_DIR") or data_dir() / "scores")
+
+
+def models_dir() -> Path:
+    """Models converted once for fast loading (e.g. from GGUF): ``models/`` in the data folder."""
+    return data_dir() / "models"

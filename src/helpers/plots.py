@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from scipy import stats
 
-from helpers.claims import model_order
+from helpers import claims
+from helpers.claims import is_scored, model_order
 from helpers.models import PAPER_MODELS, display_name
 from helpers.table import DATASETS
 
@@ -34,11 +34,6 @@ def use_house_style() -> None:
 
 
 use_house_style()
-
-
-def is_scored(model: str) -> bool:
-    """True for a model outside the paper's 14 (one of ours)."""
-    return model not in PAPER_MODELS
 
 
 def model_colors(models: Sequence[str]) -> dict[str, object]:
@@ -121,7 +116,9 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
                      ylabel: str | None = None, title: str | None = None) -> Figure:
     """One point per model (labelled), the least-squares line, and Pearson r, its p and n printed.
 
-    Models lacking x or y are left out, as in ``claims.correlation_table``.
+    Line, r, p and n are the paper's models' (``claims.linear_fit``, ``claims.correlation_table``);
+    our scored models are drawn as labelled stars next to them but never enter the fit. Models
+    lacking x or y are left out.
     """
     data = models[["model", x, y]].dropna()
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
@@ -132,12 +129,15 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
                    marker=SCORED_MARKER if scored else PAPER_MARKER, zorder=3,
                    edgecolor="white", linewidth=0.5)
         ax.annotate(display_name(row["model"]), (row[x], row[y]), textcoords="offset points",
-                    xytext=(4, 4), fontsize="x-small")
-    if len(data) >= 3 and data[x].nunique() > 1 and data[y].nunique() > 1:
-        fit = stats.linregress(data[x], data[y])
+                    xytext=(4, 4), fontsize="x-small", fontweight="bold" if scored else "normal")
+    fit = claims.linear_fit(data, x, y)
+    if fit is not None:
+        paper = claims.split_scored(data)[0]
         xs = np.linspace(data[x].min(), data[x].max(), 2)
         ax.plot(xs, fit.intercept + fit.slope * xs, color="grey", linewidth=1.2)
-        stats_line = f"Pearson r = {fit.rvalue:.2f}, p = {fit.pvalue:.2g}, n = {len(data)}"
+        stats_line = f"Pearson r = {fit.rvalue:.2f}, p = {fit.pvalue:.2g}, n = {len(paper)}"
+        if len(paper) < len(data):
+            stats_line += " paper models\n(stars: our scored models, not in the fit)"
         title = f"{title}\n{stats_line}" if title else stats_line
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
     return fig
@@ -206,9 +206,9 @@ def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits:
 
 
 def auroc_display(metrics_table: pd.DataFrame) -> pd.DataFrame:
-    """The paper's AUROC table for display (``claims.model_metrics``): rows = model display names,
+    """The paper's AUROC table for display (``claims.model_metrics``): rows = model labels (ours marked),
     accuracy and, per signal, 'mean AUROC (cells with p < 1e-4 / cells)'."""
-    out = pd.DataFrame({"model": metrics_table["model"].map(display_name),
+    out = pd.DataFrame({"model": metrics_table["model"].map(claims.model_label),
                         "accuracy (%)": metrics_table["accuracy"].round(1)})
     for signal, name in (("msp", "MSP"), ("max_logit", "Max Logit")):
         out[f"{name} AUROC (p < 1e-4)"] = _with_counts(metrics_table[f"auroc_{signal}"],
@@ -224,7 +224,7 @@ def auroc_grid_display(per_dataset: pd.DataFrame, signal: str = "msp") -> pd.Dat
     text = _with_counts(data[f"auroc_{signal}"], data[f"n_sig_{signal}"], data[f"n_cells_{signal}"])
     grid = data.assign(text=text).pivot(index="model", columns="dataset", values="text")
     grid = grid.reindex(index=model_order(grid.index), columns=[d for d in DATASETS if d in grid.columns])
-    return grid.rename(index=display_name).rename_axis(index="model", columns=None)
+    return grid.rename(index=claims.model_label).rename_axis(index="model", columns=None)
 
 
 # --- the abstention chapter -------------------------------------------------------------------

@@ -37,6 +37,7 @@ import torch
 from helpers import cache as cache_mod
 from helpers import grading, prompts
 from helpers.datasets import BLOCK, Question
+from helpers.locations import models_dir as models_dir_default
 
 MAX_NEW_TOKENS = 100
 MODES = ("fast", "faithful")
@@ -140,7 +141,7 @@ class LoadedModel:
     model: torch.nn.Module
     tokenizer: object
     device: torch.device
-    dtype: str
+    dtype: str              # as requested ('auto' = the checkpoint's); part of the cache key
     load_in_4bit: bool
 
     @property
@@ -173,7 +174,7 @@ def _torch_dtype(dtype: str | None) -> torch.dtype | str:
 def converted_gguf(path: Path, models_dir: str | Path | None = None) -> Path:
     """A transformers folder converted once from the GGUF file ``path`` (dequantised weights), under
     ``data/models/<stem>-<sha12>/``, keyed by the file's hash; later loads read it in a fraction of a second."""
-    models_dir = Path(models_dir) if models_dir else cache_mod.repository_root() / "data" / "models"
+    models_dir = Path(models_dir) if models_dir else models_dir_default()
     target = models_dir / f"{path.stem}-{file_sha256(path)[:12]}"
     if (target / "config.json").is_file():
         return target
@@ -230,8 +231,7 @@ def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = N
     lm.eval()
     if where == "cpu":
         lm.to("cpu")
-    return LoadedModel(spec, lm, tokenizer, next(lm.parameters()).device, str(lm.dtype).removeprefix("torch."),
-                       load_in_4bit)
+    return LoadedModel(spec, lm, tokenizer, next(lm.parameters()).device, dtype or "auto", load_in_4bit)
 
 
 def check_letters(tokenizer, n_options: int) -> list[int]:
@@ -285,19 +285,20 @@ def answer_token_index(tokenizer, response: str, char_index: int) -> int:
     return -1
 
 
-def answer_record(q: Question, response: str, steps: np.ndarray, n_valid: int,
+def answer_record(q: Question, response: str, confidences: Callable[[int], np.ndarray], n_valid: int,
                   tokenizer) -> dict:
     """One answer: parsed letter, grade, and the confidences of the answer step (METHODS §5, §6).
 
-    ``steps`` holds :func:`step_confidences` rows of this sequence's generation steps, of which the
-    first ``n_valid`` are its own (up to and including EOS). No answer position, or one past them:
-    MSP = Max Logit = 0 and NaN letter probabilities.
+    ``confidences(step)`` gives the :func:`step_confidences` row of one of this sequence's generation
+    steps, of which the first ``n_valid`` are its own (up to and including EOS). No answer position,
+    or one past them: MSP = Max Logit = 0 and NaN letter probabilities.
     """
     n = len(q.options)
     parsed = grading.parse_answer(response, n, q.options)
     idx = answer_token_index(tokenizer, response, grading.answer_char_index(response, q.options))
     if 0 <= idx < n_valid:
-        msp, max_logit, letters = steps[idx, 0], steps[idx, 1], steps[idx, 2:2 + n]
+        row = confidences(idx)
+        msp, max_logit, letters = row[0], row[1], row[2:2 + n]
     else:
         msp, max_logit, letters = np.float32(0), np.float32(0), np.full(n, np.nan, np.float32)
     g = grading.grade(parsed, q.gold)
@@ -394,15 +395,15 @@ def _valid_steps(generated: Sequence[int], eos_ids: Sequence[int]) -> int:
 @torch.inference_mode()
 def generate_faithful(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
                       max_new_tokens: int = MAX_NEW_TOKENS):
-    """The paper's ``Generator.generate`` on one batch: per row (generated ids, step confidences, n_valid)."""
+    """The paper's ``Generator.generate`` on one batch: per row (generated ids, step -> confidences, n_valid)."""
     input_ids, mask = _left_pad(ids, lm.tokenizer.pad_token_id, lm.device)
     out = lm.model.generate(input_ids=input_ids, attention_mask=mask,
                             generation_config=_generation_config(lm, max_new_tokens))
-    steps = np.stack([step_confidences(s, letter_ids) for s in out.scores], axis=1)
     rows = []
     for b in range(len(ids)):
         generated = out.sequences[b, input_ids.shape[1]:].tolist()
-        rows.append((generated, steps[b], _valid_steps(generated, lm.eos_ids)))
+        at = (lambda step, b=b: step_confidences(out.scores[step][b:b + 1], letter_ids)[0])
+        rows.append((generated, at, _valid_steps(generated, lm.eos_ids)))
     return rows
 
 
@@ -428,7 +429,7 @@ def generate_fast(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Seq
     padding's computation.
     """
     n = len(ids)
-    rest, _ = zip(*[(r[prefix_len:], None) for r in ids])
+    rest = [r[prefix_len:] for r in ids]
     if min(len(r) for r in rest) == 0:
         raise ValueError("every prompt needs at least one token after the shared prefix")
     input_ids, mask = _left_pad(rest, lm.tokenizer.pad_token_id, lm.device)
@@ -471,7 +472,7 @@ def generate_fast(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Seq
         input_ids = nxt[:, None]
         mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long, device=lm.device)], dim=1)
         position_ids = position_ids[:, -1:] + 1
-    return [(generated[b], np.stack(steps[b]), _valid_steps(generated[b], eos)) for b in range(n)]
+    return [(generated[b], steps[b].__getitem__, _valid_steps(generated[b], eos)) for b in range(n)]
 
 
 def common_prefix(rows: Sequence[Sequence[int]]) -> int:
@@ -553,9 +554,9 @@ def score_questions(lm: LoadedModel, questions: Sequence[Question], phrasing: st
             run(batch[half:])
             return
         done = []
-        for i, (generated, steps, n_valid) in zip(batch, rows):
+        for i, (generated, confidences, n_valid) in zip(batch, rows):
             response = lm.tokenizer.decode(generated, skip_special_tokens=True)
-            done.append(answer_record(questions[i], response, steps, n_valid, lm.tokenizer))
+            done.append(answer_record(questions[i], response, confidences, n_valid, lm.tokenizer))
             records[i] = done[-1]
         if on_batch is not None:
             on_batch(done)
@@ -569,7 +570,7 @@ def score_questions(lm: LoadedModel, questions: Sequence[Question], phrasing: st
 
 
 def score_key(spec: ModelSpec, dataset: str, phrasing: str, *, shots: int = 0,
-              settings: Settings = Settings(), dtype: str = "float32",
+              settings: Settings = Settings(), dtype: str = "auto",
               load_in_4bit: bool = False) -> cache_mod.ScoreKey:
     """The cache key of one (model, dataset, phrasing, shots) under the given settings."""
     return cache_mod.ScoreKey(spec.name, spec.model_id, spec.revision, dataset, phrasing, shots,
@@ -606,7 +607,8 @@ def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, 
         if progress is not None and len(todo) < len(questions):
             progress(len(questions) - len(todo))
         pending: list[dict] = []
-        extra = {"model_id": lm.spec.model_id, "revision": lm.spec.revision, "mode": mode}
+        extra = {"model_id": lm.spec.model_id, "revision": lm.spec.revision, "mode": mode,
+                 "dtype": str(lm.model.dtype).removeprefix("torch."), "device": str(lm.device)}
 
         def flush(force: bool = False) -> None:
             while len(pending) >= chunk_size or (force and pending):
@@ -623,3 +625,32 @@ def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, 
                         max_new_tokens=settings.max_new_tokens, on_batch=on_batch)
         flush(force=True)
     return key
+
+
+def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | None = None,
+                  phrasings: Sequence[str] | None = None, limit: int = 200, *, start: int = 0,
+                  mode: str = "fast", device: str = "auto", dtype: str | None = None,
+                  batch_size: int = 8, scores_dir: str | Path | None = None,
+                  datasets_dir: str | Path | None = None, name: str | None = None) -> str:
+    """Make sure the cache holds ``model``'s answers to questions ``start .. start+limit`` of every
+    dataset and phrasing; score only what is missing (the model is not even loaded when nothing is).
+    ``model`` None = the SmolLM2-135M-Instruct GGUF file. Returns the model's key in the tidy table."""
+    from helpers.datasets import load_questions
+    from helpers.table import DATASETS, PHRASINGS
+
+    spec = resolve_model(smollm2_gguf() if model is None else model, name=name)
+    datasets = list(DATASETS if datasets is None else datasets)
+    phrasings = list(PHRASINGS if phrasings is None else phrasings)
+    wanted = range(start, start + limit)
+    todo = [(d, ph) for d in datasets for ph in phrasings
+            if missing_positions(score_key(spec, d, ph, dtype=dtype or "auto"), wanted, scores_dir)]
+    if not todo:
+        return spec.name
+    lm = load_model(spec.path or spec.model_id, device=device, dtype=dtype, name=name,
+                    revision=spec.revision if spec.kind == "hub" else None)
+    for d, ph in todo:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
+            questions = load_questions(d, source=datasets_dir, start=start, limit=limit)
+        score_cached(lm, questions, ph, mode=mode, batch_size=batch_size, scores_dir=scores_dir)
+    return spec.name

@@ -1,9 +1,12 @@
-"""CSV export of the paper's numbers: ``python -m helpers.tables --out DIR [--published-dir DIR]``.
+"""CSV export of the paper's numbers: ``python -m helpers.tables --out DIR [--include-scored]``.
 
 Writes cells.csv, models.csv, datasets.csv, correlations.csv and abstention.csv for the zero-shot
-answers: the published ones plus our own scored answers found in the scores folder (``--scores-dir``,
-default env MSP_SCORES_DIR or data/scores). Model and dataset values are
-the authors' keys; accuracy and AUROC in percent, calibration errors as fractions, all unrounded.
+answers of the paper's 14 models. With ``--include-scored``, our own scored models (found in the
+scores folder) get their rows in cells.csv, models.csv and abstention.csv too, next to the paper's,
+whose numbers do not change; datasets.csv and correlations.csv always stay the paper's (means and
+correlations over its models). A scored model's overall abstention rows average over the datasets it
+has answers for (those with per-dataset rows). Model and dataset values are the authors' keys;
+accuracy and AUROC in percent, calibration errors as fractions, all unrounded.
 """
 
 from __future__ import annotations
@@ -33,15 +36,17 @@ COLUMNS = {
 def export_tables(answers: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The five CSV tables (file name -> DataFrame with exactly ``COLUMNS[name]``).
 
-    models.csv ``ece_weighted`` is the conventional count-weighted ECE with the paper's equal-mass
-    bins and every answer counted (``claims.calibration_by_model`` ``ece_equal_mass``).
+    cells, models and abstention hold every model of ``answers``; datasets and correlations are over
+    the paper's models only (``claims.is_scored``). models.csv ``ece_weighted`` is the conventional
+    count-weighted ECE with the paper's equal-mass bins and every answer counted
+    (``claims.calibration_by_model`` ``ece_equal_mass``).
     """
     cells = claims.cell_table(answers)
     models = claims.model_summary(answers, cells).rename(columns={"ece_equal_mass": "ece_weighted"})
     tables = {
         "cells.csv": cells,
         "models.csv": models,
-        "datasets.csv": claims.dataset_metrics(cells),
+        "datasets.csv": claims.dataset_metrics(claims.split_scored(cells)[0]),
         "correlations.csv": claims.correlation_table(models),
         "abstention.csv": abstention_table(answers, ks=(20, 10, "half")),
     }
@@ -59,16 +64,21 @@ def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m helpers.tables", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.tables", description=__doc__.replace("``", ""),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder to write the CSV files into")
     parser.add_argument("--published-dir", type=Path, default=None,
                         help="folder with the authors' main_results/ (default: env MSP_PUBLISHED_DIR, "
                              "else data/published)")
+    parser.add_argument("--include-scored", action="store_true",
+                        help="add our own scored models' rows to cells.csv, models.csv and abstention.csv "
+                             "(datasets.csv and correlations.csv stay the paper's 14 models; the paper "
+                             "models' rows are unchanged)")
     parser.add_argument("--scores-dir", type=Path, default=None,
-                        help="folder of our own scored answers to include (default: env MSP_SCORES_DIR, "
-                             "else data/scores)")
+                        help="folder of our own scored answers, read with --include-scored (default: env "
+                             "MSP_SCORES_DIR, else data/scores)")
     args = parser.parse_args(argv)
-    answers = load_answers(args.published_dir, args.scores_dir, shots=0)
+    answers = load_answers(args.published_dir, args.scores_dir, shots=0, include_scored=args.include_scored)
     for path in write_tables(export_tables(answers), args.out):
         print(path)
 
