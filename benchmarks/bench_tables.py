@@ -16,7 +16,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "helpers.tables", "--out", out], check=True,
                        stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
-    print(f"helpers.tables CLI (5 CSV files, zero-shot data): {seconds:.1f} s (target < 30 s)")
+    print(f"helpers.tables CLI (5 CSV files, zero-shot data): {seconds:.1f} s (target < 30 s) "
+          f"{'OK' if seconds < 30 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,7 @@ def published(published_dir):
     from helpers.published import load_published
 
     return load_published(published_dir, shots=0)
+
+
+# Tests never reach a model hub: every model they load is built locally or shipped by a package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")

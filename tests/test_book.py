@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -127,14 +126,7 @@ def test_every_chapter_has_an_exercise_with_a_solution():
 @pytest.mark.slow
 def test_whole_book_executes_and_renders(published_dir, tmp_path):
     """Every chapter runs with papermill on the real data; the HTML pages have figures and no errors."""
-    root = tmp_path / "book-root"
-    root.mkdir()
-    for item in ("_config.yml", "_toc.yml", "book", "notebooks"):
-        source = REPO / item
-        if source.is_dir():
-            shutil.copytree(source, root / item, ignore=shutil.ignore_patterns("executed"))
-        else:
-            shutil.copy(source, root / item)
+    root = book.copy_book(tmp_path / "book-root", REPO)
     env = dict(os.environ, MSP_PUBLISHED_DIR=str(published_dir), MPLBACKEND="Agg",
                MSP_DATA_DIR=str(REPO / "data"), MSP_SCORES_DIR=str(REPO / "data" / "scores"))
     run = subprocess.run([sys.executable, "-m", "helpers.book", "run"], cwd=root, env=env,

@@ -125,6 +125,12 @@ def test_norm_without_raw_twin(small):
         parse_published(small)
 
 
+def test_open_model_without_any_raw_file(tmp_path):
+    path = write(tmp_path, name("norm", model="Llama-7b"), ["Correct 0.9", "Wrong 0.5", "Wrong 0.1"])
+    with pytest.raises(PublishedFormatError, match=rf"{path.name}: norm file without its raw twin"):
+        parse_published(tmp_path)
+
+
 def test_raw_without_norm_twin(small):
     path = write(small, name("raw", dataset="hellaswag"), ["Correct 9", "Wrong 5", "Wrong 1"])
     with pytest.raises(PublishedFormatError, match=rf"{path.name}: raw file without its norm twin"):

@@ -18,20 +18,26 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
 
-ROOT = Path.cwd()
 EXECUTED = Path("book") / "executed"
 SOURCES = Path("notebooks")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
-def chapters(root: Path = ROOT) -> list[str]:
+def _book_root(root: Path | None) -> Path:
+    """The folder holding _toc.yml and notebooks/: ``root``, or the current folder."""
+    return Path(root) if root is not None else Path.cwd()
+
+
+def chapters(root: Path | None = None) -> list[str]:
     """Names of the chapters that ``_toc.yml`` lists from ``book/executed/``, in book order."""
+    root = _book_root(root)
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files = []
 
@@ -57,8 +63,9 @@ def _tree_digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def inputs_digest(root: Path = ROOT) -> str:
+def inputs_digest(root: Path | None = None) -> str:
     """Hash of what every chapter reads: the helpers package, the published results, the score cache."""
+    root = _book_root(root)
     from .locations import scores_dir
     from .published import content_digest, published_dir
 
@@ -69,8 +76,9 @@ def inputs_digest(root: Path = ROOT) -> str:
     ]).encode()).hexdigest()
 
 
-def chapter_key(name: str, parameters: dict, inputs: str, root: Path = ROOT) -> str:
+def chapter_key(name: str, parameters: dict, inputs: str, root: Path | None = None) -> str:
     """Hash of a chapter's source, its parameters and the inputs digest."""
+    root = _book_root(root)
     source = (root / SOURCES / f"{name}.py").read_bytes()
     return hashlib.sha256(source + json.dumps(parameters, sort_keys=True).encode() + inputs.encode()).hexdigest()
 
@@ -91,7 +99,7 @@ def output_problems(notebook_path: Path) -> list[str]:
 
 
 def execute(name: str, parameters: dict | None = None, force: bool = False, inputs: str | None = None,
-            root: Path = ROOT) -> bool:
+            root: Path | None = None) -> bool:
     """Execute one chapter unless its stamp is current; return True if it ran.
 
     Raises ``RuntimeError`` naming the chapter and cell when execution fails or leaves error or
@@ -100,6 +108,7 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
     import jupytext
     import papermill
 
+    root = _book_root(root)
     parameters = parameters or {}
     source = root / SOURCES / f"{name}.py"
     if not source.exists():
@@ -136,9 +145,23 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
     return True
 
 
-def student_notebooks(out: Path, root: Path = ROOT) -> list[Path]:
+def copy_book(dest: Path, root: Path | None = None) -> Path:
+    """Copy what building the book needs (configuration, ``book/`` without executed chapters,
+    ``notebooks/``) to ``dest``, e.g. to execute and build it elsewhere; return ``dest``."""
+    root, dest = _book_root(root), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in ("_config.yml", "_toc.yml"):
+        shutil.copy(root / item, dest / item)
+    for folder in ("book", "notebooks"):
+        shutil.copytree(root / folder, dest / folder, ignore=shutil.ignore_patterns("executed"),
+                        dirs_exist_ok=True)
+    return dest
+
+
+def student_notebooks(out: Path, root: Path | None = None) -> list[Path]:
     """Write a classroom copy of every chapter to ``out``: notebooks without outputs, with the cells
     tagged ``solution`` removed (the cells tagged ``exercise`` stay, as the students' prompts)."""
+    root = _book_root(root)
     import jupytext
 
     out = Path(out)

@@ -24,6 +24,8 @@ _MODELS = [
 
 #: the paper's model keys, in its table order (GPT last, then by series, then size)
 PAPER_MODELS = tuple(m[0] for m in _MODELS)
+#: models served through an API that exposes token probabilities but no logits (no Max Logit)
+API_MODELS = frozenset(m[0] for m in _MODELS if m[5] == "api")
 
 
 def model_table() -> pd.DataFrame:

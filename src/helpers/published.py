@@ -29,6 +29,7 @@ import pandas as pd
 
 from . import table
 from .locations import data_dir
+from .models import API_MODELS
 
 RESULTS_REPOSITORY = "bplaut/llm-calibration-and-correctness-prediction"
 RESULTS_COMMIT = "c176fdd333ed3915c14c031e8ac3baf30698be22"
@@ -169,23 +170,22 @@ def parse_published(root: Path, shots: int | None = 0) -> tuple[pd.DataFrame, pd
     """Parse every result file under ``root`` into (answers, grade disagreements).
 
     ``answers`` is the tidy table: one row per answer from the ``norm`` files (MSP), with the Max
-    Logit of the ``raw`` twin joined on (model, dataset, phrasing, shots, qid); NaN for models
-    without ``raw`` files (API models). A model that has ``raw`` files must have one for every
-    ``norm`` file and vice versa. Where the twins' grades differ, the ``norm`` grade is kept and the
+    Logit of the ``raw`` twin joined on (model, dataset, phrasing, shots, qid); NaN for API models,
+    which expose no logits and have no ``raw`` files. Every other ``norm`` file must have its ``raw``
+    twin, and every ``raw`` file its ``norm`` twin. Where the twins' grades differ, the ``norm`` grade is kept and the
     line is listed in ``disagreements``. Unparseable answers count as wrong (METHODS §5).
     """
     files = list_result_files(root, shots)
     codes, values, offsets = _read_files(files)
     norm = {rf.run: i for i, rf in enumerate(files) if rf.kind == "norm"}
     raw = {rf.run: i for i, rf in enumerate(files) if rf.kind == "raw"}
-    models_with_raw = {(run[0], run[3]) for run in raw}
     for run, i in raw.items():
         if run not in norm:
             raise PublishedFormatError(f"{files[i].path}: raw file without its norm twin")
     for run, i in norm.items():
-        if (run[0], run[3]) in models_with_raw and run not in raw:
+        if run not in raw and run[0] not in API_MODELS:
             raise PublishedFormatError(f"{files[i].path}: norm file without its raw twin "
-                                       f"(model {run[0]} has raw files elsewhere)")
+                                       f"(only API models, {sorted(API_MODELS)}, have no logits)")
 
     def rows(i: int) -> np.ndarray:
         return np.arange(offsets[i], offsets[i + 1])
