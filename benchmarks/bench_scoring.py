@@ -1,22 +1,30 @@
 """Questions per second of fast mode, faithful mode and the paper's own code path, on the same questions.
 
-    python benchmarks/bench_scoring.py [--models tiny,smollm2] [--n 100] [--batch-size 8]
+    python benchmarks/bench_scoring.py [--models tiny,smollm2] [--n 100] [--batch-size 8] [--repeats 2]
 
-- **paper**: the authors' ``generate_text.py`` as written: ``generate`` (greedy, ``max_new_tokens=100``,
-  batched, left padding, no stopping but EOS of the whole batch), all step scores stacked into one
-  (steps, batch, vocab) float32 tensor, and their ``min_max_logit``/``token_idx_of_first_target``
-  applied to it (re-implemented here verbatim in spirit, as the reference);
-- **faithful**: ``helpers.scoring`` faithful mode (the same generation, confidences per step);
-- **fast**: ``helpers.scoring`` fast mode.
+- **paper**: the authors' ``generate_text.py`` as written: ``scoring.paper_generate`` (greedy
+  ``generate``, ``max_new_tokens=100``, batches of ``--batch-size`` in the paper's order, left padding,
+  the batch running until its last row ends), every step's scores stacked into one (steps, batch,
+  vocab) float32 tensor as the paper did, confidences read from it with ``scoring.answer_record``;
+- **faithful**: ``helpers.scoring`` faithful mode (the same generation; confidences computed only at
+  the answer step);
+- **fast**: ``helpers.scoring`` fast mode (prompts in groups of ``--batch-size``, up to
+  ``scoring.DECODE_BATCH`` answers decoded together, per-sequence stopping).
 
-Each method runs in a fresh process, so its peak resident memory (``ru_maxrss``) is its own; model
-loading is not timed. The script checks that the three give identical grades and MSPs (1e-5).
+Target (issue "Score a new model"): fast >= 5x the paper's way, with identical grades and MSPs
+(1e-5). Each run is a fresh process (its peak resident memory, ``ru_maxrss``, is its own; model
+loading is not timed). The methods run interleaved (fast, faithful, paper, paper, faithful, fast, ...)
+and the best time of each is kept, so a burst of load from another process does not decide the
+ratio; the load average is printed before each model. The time spent in the model's forward passes
+over the prompts (which every method must make) is measured too: it bounds what any decoding
+shortcut can gain, and is printed when the target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import sys
 import tempfile
@@ -24,9 +32,9 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 N_QUESTIONS = 100
+TARGET = 5.0
+METHODS = ("fast", "faithful", "paper")
 
 
 def _questions(n: int, datasets_dir: str | None):
@@ -45,80 +53,121 @@ def _paper_way(lm, questions, phrasing: str, batch_size: int) -> list[dict]:
     """The authors' generate + compute_confidence_levels on stacked scores (METHODS §4-§6)."""
     import torch
 
-    from helpers import grading, prompts
+    from helpers import scoring
 
+    letter_ids = scoring.check_letters(lm.tokenizer, max(len(q.options) for q in questions))
     out = []
     for start in range(0, len(questions), batch_size):
         batch = questions[start:start + batch_size]
-        texts = [prompts.chat_text(lm.tokenizer, prompts.build_prompt(q, phrasing)) for q in batch]
-        inputs = lm.tokenizer(texts, return_tensors="pt", padding=True).to(lm.device)
-        with torch.inference_mode():
-            gen = lm.model.generate(**inputs, max_new_tokens=100, do_sample=False, output_scores=True,
-                                    return_dict_in_generate=True, renormalize_logits=False,
-                                    pad_token_id=lm.tokenizer.pad_token_id)
-        tokens = [gen.sequences[i][inputs["input_ids"].shape[1]:] for i in range(len(batch))]
-        responses = lm.tokenizer.batch_decode(tokens, skip_special_tokens=True)
-        scores = torch.stack(list(gen.scores), dim=0).to(torch.float32)
-        for i, (q, response) in enumerate(zip(batch, responses)):
-            idx = _token_idx(lm.tokenizer, response, grading.answer_char_index(response, q.options))
-            part = scores[idx:idx + 1] if idx >= 0 else scores[0:0]
-            if len(part) == 0:
-                msp = 0.0
-            else:
-                probs = torch.exp(part) / torch.sum(torch.exp(part), dim=2, keepdim=True)
-                msp = float(torch.max(probs, dim=2).values.min(dim=0).values[i])
-            parsed = grading.parse_answer(response, len(q.options), q.options)
-            out.append({"qid": q.position, "dataset": q.dataset, "grade": grading.grade(parsed, q.gold),
-                        "msp": np.float32(msp)})
+        generated, scores = scoring.paper_generate(lm, scoring.prompt_ids(lm, batch, phrasing))
+        stacked = torch.stack(list(scores), dim=0).to(torch.float32)
+        for b, (q, tokens) in enumerate(zip(batch, generated)):
+            response = lm.tokenizer.decode(tokens, skip_special_tokens=True)
+            out.append(scoring.answer_record(
+                q, response, lambda step, b=b: scoring.step_confidences(stacked[step, b:b + 1], letter_ids)[0],
+                scoring._valid_steps(tokens, lm.eos_ids), lm.tokenizer))
     return out
 
 
-def _token_idx(tokenizer, s: str, i: int) -> int:
-    if i < 0:
-        return -1
-    offsets = tokenizer(s, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
-    for k, (start, end) in enumerate(offsets):
-        if start <= i < end:
-            return k
-    return -1
-
-
 def _run(method: str, model: str, n: int, batch_size: int, datasets_dir: str | None, phrasing: str):
-    """In a fresh process: load, time one method, return (records, seconds, peak RSS MiB)."""
+    """In a fresh process: load, time one method; (records, seconds, peak RSS MiB, forward stats)."""
     import torch
-    import transformers
 
     from helpers import scoring
 
-    transformers.logging.set_verbosity_error()
-    torch.manual_seed(0)
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
     lm = scoring.load_model(model, device="cpu")
     questions = _questions(n, datasets_dir)
+    forward, calls = lm.model.forward, {"n": 0, "prompt_s": 0.0, "prompt_tokens": 0}
+
+    def counted(*args, **kwargs):
+        ids = kwargs["input_ids"]
+        t0 = time.perf_counter()
+        out = forward(*args, **kwargs)
+        calls["n"] += 1
+        if ids.shape[1] > 1:
+            calls["prompt_s"] += time.perf_counter() - t0
+            calls["prompt_tokens"] += ids.numel()
+        return out
+
+    lm.model.forward = counted
+    if method == "fast":
+        _ = lm.dot_tokens  # a one-off per loaded model, as the conversion of a GGUF file
     t0 = time.perf_counter()
     if method == "paper":
         records = _paper_way(lm, questions, phrasing, batch_size)
     else:
-        records = [{"qid": r["qid"], "grade": r["grade"], "msp": r["msp"]} for r in
-                   scoring.score_questions(lm, questions, phrasing, mode=method, batch_size=batch_size)]
-        for r, q in zip(records, questions):
-            r["dataset"] = q.dataset
+        records = scoring.score_questions(lm, questions, phrasing, mode=method, batch_size=batch_size)
     seconds = time.perf_counter() - t0
-    return records, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    slim = [{"qid": r["qid"], "grade": r["grade"], "msp": float(r["msp"])} for r in records]
+    return slim, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, calls
 
 
-def bench(model: str, n: int, batch_size: int, datasets_dir: str | None, phrasing: str = "first") -> dict:
+def bench(model: str, n: int, batch_size: int, datasets_dir: str | None, repeats: int,
+          phrasing: str = "first") -> dict:
+    """Per method: records of its first run, best seconds, peak MiB, forward stats of the best run,
+    and for fast/faithful (same grades as paper, max |dMSP|)."""
     ctx = mp.get_context("spawn")
+    runs: dict[str, list] = {m: [] for m in METHODS}
+    for r in range(repeats):
+        for method in (METHODS if r % 2 == 0 else METHODS[::-1]):
+            with ctx.Pool(1) as pool:
+                runs[method].append(pool.apply(_run, (method, model, n, batch_size, datasets_dir, phrasing)))
     results = {}
-    for method in ("fast", "faithful", "paper"):
-        with ctx.Pool(1) as pool:
-            results[method] = pool.apply(_run, (method, model, n, batch_size, datasets_dir, phrasing))
-    base = results["paper"][0]
+    for method, done in runs.items():
+        best = min(done, key=lambda x: x[1])
+        results[method] = {"records": done[0][0], "seconds": best[1], "rss": max(x[2] for x in done),
+                           "calls": best[3]}
+    base = results["paper"]["records"]
     for method in ("fast", "faithful"):
-        recs = results[method][0]
-        same_grade = [a["grade"] == b["grade"] for a, b in zip(recs, base)]
-        diff = max(abs(float(a["msp"]) - float(b["msp"])) for a, b in zip(recs, base))
-        results[method] += (all(same_grade) and len(recs) == len(base), diff)
+        recs = results[method]["records"]
+        results[method]["same_grades"] = len(recs) == len(base) and all(
+            a["grade"] == b["grade"] for a, b in zip(recs, base))
+        results[method]["max_dmsp"] = max(abs(a["msp"] - b["msp"]) for a, b in zip(recs, base))
     return results
+
+
+def report(name: str, r: dict, n: int, batch_size: int, repeats: int) -> tuple[bool, bool]:
+    """Print one model's table and verdict; (target met, answers identical)."""
+    import torch
+
+    from helpers import scoring
+
+    paper_s = r["paper"]["seconds"]
+    print(f"\n{name}: {n} questions, first phrasing, batch size {batch_size} (fast: up to "
+          f"{scoring.DECODE_BATCH} answers decoded together), {torch.get_num_threads()} torch threads, "
+          f"best of {repeats} run(s) each")
+    print(f"{'method':<10}{'seconds':>9}{'q/s':>8}{'x paper':>9}{'peak MiB':>10}{'forwards':>10}"
+          f"{'prompt s':>10}  identical to paper")
+    identical = True
+    for method in ("paper", "faithful", "fast"):
+        m = r[method]
+        same = ""
+        if method != "paper":
+            same = f"grades {'yes' if m['same_grades'] else 'NO'}, max |dMSP| {m['max_dmsp']:.1e}"
+            identical &= m["same_grades"] and m["max_dmsp"] <= 1e-5
+        print(f"{method:<10}{m['seconds']:>9.2f}{n / m['seconds']:>8.1f}{paper_s / m['seconds']:>9.1f}"
+              f"{m['rss']:>10.0f}{m['calls']['n']:>10}{m['calls']['prompt_s']:>10.2f}  {same}")
+    ratio = paper_s / r["fast"]["seconds"]
+    ok = ratio >= TARGET and identical
+    print(f"target: fast >= {TARGET:.0f}x the paper's way with identical grades and MSPs: "
+          f"{'OK' if ok else 'MISSED'} ({ratio:.1f}x{'' if identical else ', answers differ'})")
+    fast = r["fast"]["calls"]
+    bound = paper_s / fast["prompt_s"] if fast["prompt_s"] else float("inf")
+    if not ok and bound < TARGET:
+        print(f"why: fast mode spends {fast['prompt_s']:.1f} of {r['fast']['seconds']:.1f} s in the forward "
+              f"passes over the prompts ({fast['prompt_tokens']} tokens after the shared prefix, matrix "
+              f"products at the CPU's float32 rate), which every method must make; with the paper's way "
+              f"at {paper_s:.1f} s, no decoding shortcut can exceed {bound:.1f}x here.")
+    per_call = {m: r[m]["seconds"] / max(r[m]["calls"]["n"], 1) for m in ("paper", "fast")}
+    if per_call["paper"] < 0.005:
+        print(f"overhead-bound: one forward pass costs {1000 * per_call['paper']:.1f} ms (paper) / "
+              f"{1000 * per_call['fast']:.1f} ms (fast) whatever the batch, dispatch of a model this small "
+              f"rather than arithmetic; the ratio is about that of the forward passes "
+              f"({r['paper']['calls']['n']} vs {fast['n']}), which fast mode cuts by decoding up to "
+              f"{scoring.DECODE_BATCH} answers together, and the per-question Python work (prompt "
+              f"building, parsing, re-tokenising) is the same in every method.")
+    return ok, identical
 
 
 def main(argv=None) -> int:
@@ -126,33 +175,30 @@ def main(argv=None) -> int:
     p.add_argument("--models", default="tiny,smollm2")
     p.add_argument("--n", type=int, default=N_QUESTIONS)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--datasets-dir", default=None)
     args = p.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from helpers import scoring
 
-    ok = True
+    verdicts = {}
     for name in args.models.split(","):
         if name == "tiny":
             from tiny_model import build_tiny_model
 
-            model = str(build_tiny_model(Path(tempfile.mkdtemp(prefix="tiny-llama-"))))
+            with scoring.quiet_loading():
+                model = str(build_tiny_model(Path(tempfile.mkdtemp(prefix="tiny-llama-"))))
         else:
             model = str(scoring.smollm2_gguf()) if name == "smollm2" else name
             scoring.load_model(model, device="cpu")  # convert a GGUF once, outside the timing
-        r = bench(model, args.n, args.batch_size, args.datasets_dir)
-        paper_s = r["paper"][1]
-        print(f"\n{name}: {args.n} questions, batch size {args.batch_size}, first phrasing")
-        print(f"{'method':<10}{'seconds':>9}{'q/s':>8}{'x paper':>9}{'peak MiB':>10}  identical to paper")
-        for method in ("paper", "faithful", "fast"):
-            recs, sec, rss = r[method][:3]
-            same = "" if method == "paper" else \
-                f"grades {'yes' if r[method][3] else 'NO'}, max |dMSP| {r[method][4]:.1e}"
-            print(f"{method:<10}{sec:>9.1f}{len(recs) / sec:>8.2f}{paper_s / sec:>9.1f}{rss:>10.0f}  {same}")
-            if method != "paper":
-                ok &= bool(r[method][3]) and r[method][4] <= 1e-5
-    print("\nall identical" if ok else "\nMISMATCH between methods")
-    return 0 if ok else 1
+        print(f"\nload average before {name}: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+              f"on {os.cpu_count()} CPUs", flush=True)
+        r = bench(model, args.n, args.batch_size, args.datasets_dir, args.repeats)
+        verdicts[name] = report(name, r, args.n, args.batch_size, args.repeats)
+    print("\n" + ", ".join(f"{k}: {'OK' if ok else 'MISSED'}{'' if same else ' (ANSWERS DIFFER)'}"
+                            for k, (ok, same) in verdicts.items()))
+    # a missed speed target is reported, not a failure; different answers are
+    return 0 if all(same for _, same in verdicts.values()) else 1
 
 
 if __name__ == "__main__":

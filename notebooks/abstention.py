@@ -18,20 +18,22 @@
 # points, this should pay: a threshold learnt from a handful of labelled questions raises the score
 # over always answering, most of all when wrong answers are expensive.
 #
-# **The game.** A correct answer earns 1 point, an abstention 0, a wrong answer −1 (the
-# *balanced* score) or −2 (the *conservative* score); unparseable answers are wrong. The total is
+# **The game.** A correct answer earns 1 point, an abstention 0, a wrong answer
+# −{glue:text}`penalty_balanced` (the *balanced* score) or −{glue:text}`penalty_conservative` (the
+# *conservative* score); unparseable answers are wrong. The total is
 # divided by the number of questions and multiplied by 100, so always answering scores
 # accuracy − penalty × error rate, and a model that abstains on everything scores 0.
 #
 # **The recipe (as the paper's code).** For each model and dataset the answers to both phrasings
 # are pooled and shuffled once with a fixed seed; the first *k* answers are the training set, the
-# rest the test set. A grid of thresholds runs from 0 to the largest training confidence (with 100
-# extra points between 0.99 and 1 for probabilities), plus −0.0001, which means "never abstain".
+# rest the test set. A grid of thresholds runs from 0 to the largest training confidence (finer
+# just below 1 for probabilities), plus {glue:text}`base_threshold`, which means "never abstain".
 # Each model gets the threshold with the best training score averaged over the datasets (the
 # smallest one if several tie). That threshold is then applied to the test answers. **Base** is
-# the test score of always answering. In the overall tables a model has one threshold for all five
-# datasets, learnt from 5 × *k* answers; in the per-dataset tables, one per dataset, learnt from
-# *k* answers. The paper's main tables use *k* = 20.
+# the test score of always answering. In the overall tables a model has one threshold for all the
+# datasets, learnt from *k* answers of each; in the per-dataset tables, one per dataset, learnt
+# from that dataset's *k* answers. The paper's main tables use *k* = {glue:text}`paper_k`; this
+# chapter's main tables use *k* = {glue:text}`k`.
 
 # %% tags=["parameters"]
 models = None  # model keys to include (None: all, including models we scored ourselves)
@@ -45,10 +47,9 @@ example_models = ["Llama3-70b", "Mistral", "Yi-6b", "gpt-3.5-turbo"]  # drawn in
 import pandas as pd
 from myst_nb import glue
 
-from helpers import abstention, claims, metrics, plots
+from helpers import abstention, claims, plots
 from helpers.answers import load_answers
 from helpers.claims import model_order
-from helpers.models import display_name
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 present = model_order(answers["model"].astype(str).unique())
@@ -56,6 +57,10 @@ shown = [m for m in example_models if m in present] + [m for m in present if cla
 variants = [v for v in abstention.KS if v != k]
 pd.set_option("display.max_rows", 200)  # the per-dataset table has one row per model and dataset
 glue("k", k, display=False)
+glue("paper_k", abstention.KS[0], display=False)
+glue("base_threshold", abstention.BASE_THRESHOLD, display=False)
+for penalty, name in abstention.PENALTY_NAMES.items():
+    glue(f"penalty_{name}", penalty, display=False)
 
 # %% [markdown]
 # ## Choosing the threshold
@@ -94,26 +99,11 @@ if answers["max_logit"].notna().any():
 # %%
 table = abstention.abstention_table(answers, ks=[k, *variants])
 summary = abstention.gain_summary(table).set_index(["k", "scope", "penalty", "signal"])
-wins = abstention.signal_wins(table).set_index(["k", "scope", "penalty"])
 abstention.paper_layout(table, k, decimals=1).rename(index=abstention.row_labels(table, k))
 
 # %% tags=["hide-input"]
-for p, name in abstention.PENALTY_NAMES.items():
-    msp = summary.loc[(k, "overall", p, "msp")]
-    glue(f"n_models_{name}", int(msp["n_models"]), display=False)
-    glue(f"n_gain_{name}", int(msp["n_gain"]), display=False)
-    glue(f"n_equal_{name}", int(msp["n_equal"]), display=False)
-    glue(f"n_loss_{name}", int(msp["n_loss"]), display=False)
-    glue(f"mean_gain_{name}", float(msp["mean_gain"]), display=False)
-    both = wins.reindex([(k, "overall", p)]).fillna(0).iloc[0]
-    glue(f"n_both_{name}", int(both["n_models"]), display=False)
-    glue(f"msp_higher_{name}", int(both["msp_higher"]), display=False)
-paper = claims.split_scored(table)[0]
-overall = paper[(paper["k"] == k) & (paper["scope"] == "overall") & (paper["signal"] == "msp")]
-conservative = overall[overall["penalty"] == 2]
-rho = metrics.correlation(conservative["base_score"], conservative["score"] - conservative["base_score"])
-glue("rho_base_gain", rho.spearman_rho, display=False)
-glue("verdict", "holds" if abstention.claim_holds(table, k) else "does not hold in full", display=False)
+for key, value in abstention.abstention_summary(table, k).items():
+    glue(key, value, display=False)  # over the paper's models
 glue("scored", claims.describe_each(
     abstention.scored_abstention(table, k, coverage_table=claims.coverage(answers)),
     "{name}, one of ours ({covers}{averaging}), scores {base_balanced:.1f} by always answering "
@@ -129,10 +119,11 @@ glue("scored", claims.describe_each(
 # {glue:text}`mean_gain_balanced:.1f` points on average; under the conservative rule
 # {glue:text}`n_gain_conservative` of {glue:text}`n_models_conservative` gain
 # ({glue:text}`n_loss_conservative` lose), by {glue:text}`mean_gain_conservative:.1f` points on
-# average. The weaker the model, the larger the gain (Spearman correlation between Base and gain,
-# conservative rule: {glue:text}`rho_base_gain:.2f`): a model that is wrong more often than right
-# loses points by answering at all, and the threshold learns to keep it mostly silent. Between the
-# two signals, MSP thresholds score higher than Max Logit thresholds for
+# average. Across models, Base and the gain show {glue:text}`base_gain_words` (Spearman
+# ρ = {glue:text}`rho_base_gain:.2f`, conservative rule; a negative correlation means the weaker
+# the model, the larger the gain): a model that is wrong more often than right loses points by
+# answering at all, so a threshold that keeps it mostly silent pays. Between the two signals, MSP
+# thresholds score higher than Max Logit thresholds for
 # {glue:text}`msp_higher_balanced` of the {glue:text}`n_both_balanced` open models under the
 # balanced rule and {glue:text}`msp_higher_conservative` of {glue:text}`n_both_conservative` under
 # the conservative one.
@@ -149,20 +140,13 @@ plots.abstention_gains(table, k);
 # never abstains):
 
 # %%
-pct = abstention.paper_layout(paper, k, value="pct_abstained")
-best = overall.loc[overall["base_score"].idxmax(), "model"]
-glue("median_pct_balanced", float(pct[("Balanced", "MSP")].median()), display=False)
-glue("median_pct_conservative", float(pct[("Conservative", "MSP")].median()), display=False)
-glue("best_model", display_name(best), display=False)
-glue("best_pct_balanced", float(pct.loc[best, ("Balanced", "MSP")]), display=False)
-glue("best_pct_conservative", float(pct.loc[best, ("Conservative", "MSP")]), display=False)
 abstention.paper_layout(table, k, value="pct_abstained").rename(index=abstention.row_labels(table, k)).round(1)
 
 # %% [markdown]
-# The median model abstains on {glue:text}`median_pct_balanced:.1f`% of the questions with its MSP
-# threshold under the balanced rule and on {glue:text}`median_pct_conservative:.1f`% under the
-# conservative one: doubling the cost of a wrong answer makes the thresholds more cautious. The
-# model with the highest Base score, {glue:text}`best_model`, abstains on
+# The median paper model abstains on {glue:text}`median_pct_balanced:.1f`% of the questions with its
+# MSP threshold under the balanced rule and on {glue:text}`median_pct_conservative:.1f`% under the
+# conservative one, where a wrong answer costs more. The model with the highest Base score,
+# {glue:text}`best_model`, abstains on
 # {glue:text}`best_pct_balanced:.1f`% and {glue:text}`best_pct_conservative:.1f`% of the questions.
 #
 # ## Per dataset
@@ -176,21 +160,13 @@ per_dataset = pd.concat({s: abstention.paper_layout(table, k, s, decimals=1) for
                         names=["dataset", "model"])
 per_dataset.rename(index=claims.model_label, level="model")
 
-# %% tags=["hide-input"]
-runs = summary.loc[[(k, s, p, "msp") for s in scopes for p in abstention.PENALTIES]]
-for p, name in abstention.PENALTY_NAMES.items():
-    part = runs.xs(p, level="penalty")
-    glue(f"ds_runs_{name}", int(part["n_models"].sum()), display=False)
-    glue(f"ds_loss_{name}", int(part["n_loss"].sum()), display=False)
-    glue(f"ds_gain_{name}", int(part["n_gain"].sum()), display=False)
-
 # %% [markdown]
 # Of the paper models' {glue:text}`ds_runs_balanced` model × dataset runs with MSP thresholds,
 # {glue:text}`ds_gain_balanced` gain over Base and {glue:text}`ds_loss_balanced` lose under the
 # balanced rule; under the conservative rule {glue:text}`ds_gain_conservative` of
 # {glue:text}`ds_runs_conservative` gain and {glue:text}`ds_loss_conservative` lose.
-# {glue:text}`k` labelled answers per dataset are enough to tell that a weak model should mostly
-# abstain, but not always enough to place the threshold well when the right choice is a close call.
+# With only {glue:text}`k` labelled answers, a threshold can land on the wrong side of a close call,
+# which is how a run ends up below Base.
 #
 # ## How much training data
 #
@@ -211,16 +187,14 @@ by_k.rename(index=abstention.row_labels(table, k), level="model")
 counts = summary.xs(("overall", "msp"), level=["scope", "signal"])[["n_models", "n_gain", "n_equal",
                                                                     "n_loss", "mean_gain"]]
 for i, variant in enumerate(variants):
+    facts = abstention.abstention_summary(table, variant)
     glue(f"variant_{i}", str(variant), display=False)
-    glue(f"variant_{i}_holds", "holds" if abstention.claim_holds(table, variant) else "does not hold in full",
-         display=False)
-    glue(f"variant_{i}_losses", int(counts.loc[variant, "n_loss"].sum()), display=False)
+    glue(f"variant_{i}_verdict", facts["verdict_detail"], display=False)
 counts.rename(index=abstention.PENALTY_NAMES, level="penalty").round(1)
 
 # %% [markdown]
-# With *k* = {glue:text}`variant_0` the claim {glue:text}`variant_0_holds`
-# ({glue:text}`variant_0_losses` model × rule combinations below Base); with *k* =
-# {glue:text}`variant_1` it {glue:text}`variant_1_holds` ({glue:text}`variant_1_losses` below Base).
+# With *k* = {glue:text}`variant_0` the claim {glue:text}`variant_0_verdict`. With *k* =
+# {glue:text}`variant_1` it {glue:text}`variant_1_verdict`.
 # More training answers make the chosen thresholds more reliable, fewer make them noisier.
 #
 # ## Verdict
@@ -229,30 +203,32 @@ counts.rename(index=abstention.PENALTY_NAMES, level="penalty").round(1)
 # its learnt MSP threshold, {glue:text}`n_loss_balanced` model(s) do worse than always answering
 # under the balanced rule and {glue:text}`n_loss_conservative` under the conservative one, and the
 # average model gains {glue:text}`mean_gain_balanced:.1f` points under the balanced and
-# {glue:text}`mean_gain_conservative:.1f` points under the conservative score. The gains are
-# largest for the weakest models and under the conservative rule, where wrong answers cost most.
+# {glue:text}`mean_gain_conservative:.1f` points under the conservative score: the mean gain is
+# larger under the {glue:text}`larger_gain_rule` rule, and across models Base and the gain show
+# {glue:text}`base_gain_words`.
 
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# 1. The threshold is chosen on only 20 labelled answers per dataset. Re-run the chapter with `k = 10`
-#    and with `k = "half"` (the parameters cell): how do the gains over Base change with the amount of
-#    training data?
+# 1. The threshold is chosen on only *k* labelled answers per dataset. Re-run the chapter with
+#    `k = 10` and with `k = "half"` (the parameters cell): how do the gains over Base change with the
+#    amount of training data?
 # 2. With the conservative penalty (a wrong answer costs 2 points), what is the score of a model that
 #    always abstains, and of one that answers everything with accuracy 2/3? Check the second with
 #    `abstention.score` on a made-up set of answers.
 
 # %% tags=["solution", "hide-input"]
+# Solution 1 (the tables above already hold every k): models that gain, tie or lose against Base,
+# and the mean gain, per k and penalty, for MSP thresholds over all datasets.
+summary.xs(("overall", "msp"), level=["scope", "signal"])
+
+# %% tags=["solution", "hide-input"]
 # Solution 2: always abstaining scores 0; answering everything at accuracy 2/3 scores
-# 100 * (2/3 - 2 * 1/3) = 0 too: the conservative penalty makes 2/3 the break-even accuracy.
+# 100 * (2/3 - 2 * 1/3) = 0 too, so 2/3 is the break-even accuracy under the conservative penalty.
+# Printed: answering everything (threshold below every confidence), then abstaining on everything.
 import numpy as np
 
 made_up_correct = np.array([True, True, False] * 10)
 made_up_conf = np.ones(30)
-print(abstention.score(made_up_conf, made_up_correct, -0.0001, penalty=2),
+print(abstention.score(made_up_conf, made_up_correct, abstention.BASE_THRESHOLD, penalty=2),
       abstention.score(made_up_conf, made_up_correct, 2.0, penalty=2))
-
-# %% tags=["solution", "hide-input"]
-# Solution 1 (the tables above already hold every k): models that gain, tie or lose against Base,
-# and the mean gain, per k and penalty, for MSP thresholds over all datasets.
-summary.xs(("overall", "msp"), level=["scope", "signal"])

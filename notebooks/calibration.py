@@ -30,7 +30,6 @@ from myst_nb import glue
 
 from helpers import claims, metrics, plots
 from helpers.answers import load_answers
-from helpers.models import display_name
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 coverage = claims.coverage(answers)
@@ -84,37 +83,10 @@ shown.columns = ["paper", "ECE equal-mass", "ECE equal-width", "per-cell, equal-
 shown.style.format({c: "{:.2f}" for c in shown.columns[:4]} | {c: "{:.1f}" for c in shown.columns[4:]})
 
 # %% tags=["hide-input"]
-paper = claims.split_scored(calibration)[0].set_index("model")  # the verdict is about the paper's models
-by_paper = paper["calibration_error_paper"]
-by_ece = paper["ece_equal_mass"]
-overconfidence = 100 * paper["overconfidence"]
-most_ones = paper["share_msp_one"].idxmax()
-changed = (by_paper - by_ece).abs().idxmax()
-tolerance = 0.05  # a conventional ECE above this counts as miscalibrated
-miscalibrated = claims.miscalibrated_models(paper.reset_index(), tolerance)
-glue("tolerance", tolerance, display=False)
-glue("tolerance_pct", 100 * tolerance, display=False)
-glue("verdict", claims.verdict(len(miscalibrated), len(paper)), display=False)
-glue("n_miscalibrated", len(miscalibrated), display=False)
-glue("n_models", len(paper), display=False)
-glue("n_overconfident", int((overconfidence > 0).sum()), display=False)
-glue("overconfidence_min", float(overconfidence.min()), display=False)
-glue("overconfidence_max", float(overconfidence.max()), display=False)
-glue("overconfidence_max_model", display_name(overconfidence.idxmax()), display=False)
-glue("paper_min", float(by_paper.min()), display=False)
-glue("paper_min_model", display_name(by_paper.idxmin()), display=False)
-glue("paper_max", float(by_paper.max()), display=False)
-glue("paper_max_model", display_name(by_paper.idxmax()), display=False)
-glue("ece_min", float(by_ece.min()), display=False)
-glue("ece_max", float(by_ece.max()), display=False)
-glue("most_ones_model", display_name(most_ones), display=False)
-glue("most_ones_share", float(100 * paper.loc[most_ones, "share_msp_one"]), display=False)
-glue("changed_model", display_name(changed), display=False)
-glue("changed_paper", float(by_paper[changed]), display=False)
-glue("changed_ece", float(by_ece[changed]), display=False)
-glue("rank_rho", metrics.correlation(by_paper, by_ece).spearman_rho, display=False)
+for key, value in claims.calibration_summary(calibration, claims.ECE_TOLERANCE).items():
+    glue(key, value, display=False)  # over the paper's models: the verdict is about them
 glue("scored", claims.describe_each(
-    claims.scored_calibration(calibration, tolerance, coverage),
+    claims.scored_calibration(calibration, claims.ECE_TOLERANCE, coverage),
     "{name}, one of ours ({covers}), has a conventional ECE of {ece:.2f} ({paper_error:.2f} with the "
     "paper's recipe) and is {status}; {n_paper_worse} of the {n_paper} paper models are worse "
     "calibrated by this measure. Its mean MSP is {mean_msp_pct:.1f}% against an accuracy of "
@@ -129,12 +101,12 @@ glue("scored", claims.describe_each(
 # {glue:text}`verdict`: {glue:text}`n_miscalibrated` of the paper's {glue:text}`n_models` models exceed
 # it. As for the direction, {glue:text}`n_overconfident` of the {glue:text}`n_models` have a mean
 # MSP above their accuracy; mean MSP minus accuracy runs from {glue:text}`overconfidence_min:.1f`
-# to {glue:text}`overconfidence_max:.1f` percentage points (largest for
-# {glue:text}`overconfidence_max_model`). With the paper's measure the calibration error ranges
+# ({glue:text}`overconfidence_min_model`) to {glue:text}`overconfidence_max:.1f` percentage points
+# ({glue:text}`overconfidence_max_model`). With the paper's measure the calibration error ranges
 # from {glue:text}`paper_min:.2f` ({glue:text}`paper_min_model`) to {glue:text}`paper_max:.2f`
 # ({glue:text}`paper_max_model`); the conventional weighted ECE ranges from {glue:text}`ece_min:.2f`
-# to {glue:text}`ece_max:.2f`, and the two measures order the models similarly (Spearman rank
-# correlation {glue:text}`rank_rho:.2f` across models).
+# ({glue:text}`ece_min_model`) to {glue:text}`ece_max:.2f` ({glue:text}`ece_max_model`), and the
+# Spearman rank correlation of the two measures across models is {glue:text}`rank_rho:.2f`.
 #
 # They disagree most for {glue:text}`changed_model` ({glue:text}`changed_paper:.2f` with the
 # paper's recipe, {glue:text}`changed_ece:.2f` with the weighted ECE). The half-open last bin is
@@ -159,9 +131,13 @@ glue("scored", claims.describe_each(
 llama = answers[answers["model"] == "Llama3-70b"]
 if len(llama):
     msp, correct = llama["msp"].to_numpy(), llama["correct"].to_numpy()
-    print("paper (half-open):", round(metrics.calibration_error(msp, correct), 3))
-    print("paper, last bin closed:", round(metrics.calibration_error(msp, correct, last_bin_closed=True), 3))
-    print("weighted ECE:", round(metrics.calibration_error(msp, correct, weighted=True, last_bin_closed=True), 3))
+    half_open = metrics.calibration_error(msp, correct)
+    closed = metrics.calibration_error(msp, correct, last_bin_closed=True)
+    ece = metrics.calibration_error(msp, correct, weighted=True, last_bin_closed=True)
+    print(f"paper (half-open): {half_open:.3f}; last bin closed: {closed:.3f}; weighted ECE: {ece:.3f}")
+    print(f"closing the last bin closes {100 * (half_open - closed) / (half_open - ece):.0f}% of the gap")
+else:
+    print("Llama 3 70B is not part of this run.")
 
 # %% tags=["solution", "hide-input"]
 # Solution 2 (without re-running): the weighted ECE of every model on each dataset separately.

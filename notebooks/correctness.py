@@ -33,7 +33,6 @@ from myst_nb import glue
 
 from helpers import claims, plots
 from helpers.answers import load_answers
-from helpers.models import display_name
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 
@@ -51,11 +50,12 @@ plots.msp_ecdfs(answers);
 # %% [markdown]
 # ## AUROC per model
 #
-# The AUROC of each model, averaged over its cells (five datasets × two phrasings), for both
-# signals. In brackets: in how many of those cells a Mann-Whitney U test rejects "correct and wrong
-# answers have the same confidence distribution" at p < 10⁻⁴. The paper uses the two-sided test and
-# this strict threshold without further multiple-comparison correction; the AUROC is the U statistic
-# divided by the number of (correct, wrong) pairs, so the test and the AUROC measure the same thing.
+# The AUROC of each model, averaged over its cells (every dataset × phrasing), for both signals. In
+# brackets: in how many of those cells a Mann-Whitney U test rejects "correct and wrong answers
+# have the same confidence distribution" at the paper's threshold (the column header gives it). The
+# paper uses the two-sided test and this strict threshold without further multiple-comparison
+# correction; the AUROC is the U statistic divided by the number of (correct, wrong) pairs, so the
+# test and the AUROC measure the same thing.
 # Models we scored ourselves are marked "ours"; they are shown for comparison and take no part in
 # the verdict, which is about the paper's models.
 
@@ -70,8 +70,8 @@ plots.auroc_dots(per_model);
 # %% [markdown]
 # ## AUROC per dataset
 #
-# The same numbers per dataset: the mean over the two phrasings and, in brackets, the significant
-# cells out of two. First the MSP, then the Max Logit.
+# The same numbers per dataset: the mean over the phrasings and, in brackets, the significant
+# cells out of the dataset's cells (one per phrasing). First the MSP, then the Max Logit.
 
 # %%
 per_dataset = claims.model_metrics(cells, by_dataset=True)
@@ -81,41 +81,15 @@ plots.auroc_grid_display(per_dataset, "msp")
 plots.auroc_grid_display(per_dataset, "max_logit")
 
 # %% tags=["hide-input"]
-paper, _ = claims.split_scored(per_model)  # the verdict is about the paper's models
-paper_cells, _ = claims.split_scored(cells)
-supported = claims.significant_models(paper, "msp")
-above_chance = paper.loc[paper["auroc_msp"] > 50, "model"]
-best = paper.set_index("model")["auroc_msp"]
-with_logit = paper.dropna(subset=["auroc_max_logit"])
-t_test = claims.signal_auroc_t_test(cells)
-directional = paper_cells["mw_p_one_sided"] < claims.SIGNIFICANCE
-two_sided = paper_cells["mw_p_two_sided"] < claims.SIGNIFICANCE
-glue("n_models", len(paper), display=False)
-glue("verdict", claims.verdict(len(supported), len(paper)), display=False)
-glue("n_supported", len(supported), display=False)
-glue("supported_models", ", ".join(map(display_name, supported)) or "none", display=False)
-glue("unsupported_models", ", ".join(display_name(m) for m in paper["model"] if m not in supported)
-     or "none", display=False)
-glue("n_above_chance", len(above_chance), display=False)
-glue("best_model", display_name(best.idxmax()), display=False)
-glue("best_auroc", float(best.max()), display=False)
-glue("worst_model", display_name(best.idxmin()), display=False)
-glue("worst_auroc", float(best.min()), display=False)
-glue("n_logit_models", len(with_logit), display=False)
-glue("n_msp_better", int((with_logit["auroc_msp"] > with_logit["auroc_max_logit"]).sum()), display=False)
-glue("mean_msp", t_test["mean_msp"], display=False)
-glue("mean_max_logit", t_test["mean_max_logit"], display=False)
-glue("n_msp_cells", t_test["n_msp"], display=False)
-glue("n_logit_cells", t_test["n_max_logit"], display=False)
-glue("t_p", t_test["p"], display=False)
-glue("n_cells", len(paper_cells), display=False)
-glue("n_sidedness_differs", int((directional != two_sided).sum()), display=False)
-glue("n_below_chance", int((paper_cells["auroc"] < 50).sum()), display=False)
+glue("significance", claims.power_of_ten(claims.SIGNIFICANCE), display=False)
+for key, value in claims.correctness_summary(per_model, cells).items():
+    glue(key, value, display=False)  # over the paper's models: the verdict is about them
 glue("scored", claims.describe_each(
     claims.scored_correctness(per_model, claims.coverage(answers)),
-    "{name}, one of ours ({covers}), has a mean MSP AUROC of {auroc_msp:.1f}%, {chance} chance, with "
-    "{n_sig_msp} of its {n_cells_msp} MSP cells significant; {n_paper_lower} of the {n_paper} paper "
-    "models have a lower mean. Its mean Max Logit AUROC is {auroc_max_logit:.1f}%.",
+    "{name}, one of ours ({covers}), has a mean MSP AUROC of {auroc_msp:.1f}%, with {n_above_msp} of "
+    "its {n_cells_msp} MSP cells significantly above chance, so by the rule above its MSP is "
+    "{chance}; {n_paper_lower} of the {n_paper} paper models have a lower mean. Its mean Max Logit "
+    "AUROC is {auroc_max_logit:.1f}%.",
     none="No model we scored ourselves is part of this run."), display=False)
 
 # %% [markdown]
@@ -123,11 +97,17 @@ glue("scored", claims.describe_each(
 #
 # Counting a model as supporting the claim when every one of its MSP cells is significant, the claim
 # {glue:text}`verdict` ({glue:text}`n_supported` of the paper's {glue:text}`n_models`:
-# {glue:text}`supported_models`).
-# The exceptions are {glue:text}`unsupported_models`. Still, {glue:text}`n_above_chance` of the
-# {glue:text}`n_models` models have a mean MSP AUROC above 50%, from {glue:text}`worst_auroc:.1f`%
-# ({glue:text}`worst_model`) to {glue:text}`best_auroc:.1f`% ({glue:text}`best_model`). How this
-# spread relates to the models' accuracy is the subject of the next chapter.
+# {glue:text}`supported_models`); {glue:text}`unsupported`.
+#
+# A weaker question is whether a model's MSP is better than chance at all. A mean AUROC above 50%
+# is not enough for that: with few answers per cell, a mean slightly above 50% can be noise. We
+# count a model's MSP as *above chance* when its mean AUROC is above 50% **and** a majority of its
+# MSP cells are significantly above 50% (AUROC above 50% with p < {glue:text}`significance`). By
+# this rule {glue:text}`n_above_chance` of the {glue:text}`n_models` models are above chance
+# ({glue:text}`not_above_chance`), while {glue:text}`n_mean_above` have a mean above 50%. The mean MSP AUROC runs from
+# {glue:text}`auroc_min:.1f`% ({glue:text}`auroc_min_model`) to {glue:text}`auroc_max:.1f`%
+# ({glue:text}`auroc_max_model`); how this spread relates to the models' accuracy is the subject of
+# the next chapter.
 #
 # The MSP beats the Max Logit for {glue:text}`n_msp_better` of the {glue:text}`n_logit_models`
 # models that have both. Over all the paper models' cells, the mean AUROC is
@@ -138,8 +118,8 @@ glue("scored", claims.describe_each(
 #
 # The paper's test is two-sided although the hypothesis is directional (correct answers should be
 # *more* confident). {glue:text}`n_below_chance` of the paper models' {glue:text}`n_cells` cells have
-# an AUROC below 50%; switching to the one-sided test changes whether p < 10⁻⁴ in
-# {glue:text}`n_sidedness_differs` of the {glue:text}`n_cells` cells.
+# an AUROC below 50%; switching to the one-sided test changes whether p < {glue:text}`significance`
+# in {glue:text}`n_sidedness_differs` of the {glue:text}`n_cells` cells.
 #
 # **Our scored models.** {glue:text}`scored`
 

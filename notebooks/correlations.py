@@ -17,7 +17,7 @@
 # that answers more questions correctly also have a confidence that better separates its right
 # answers from its wrong ones? And is it better calibrated? The paper's third claim is that the
 # first relation is strong while the second is absent. Each model contributes one point: its
-# accuracy and AUROC averaged over its cells (five datasets × two phrasings), as in the previous
+# accuracy and AUROC averaged over its cells (every dataset × phrasing), as in the previous
 # chapter. Pearson's r and its two-sided p are computed as in the paper (least-squares fit); the
 # rank-based Spearman correlation is shown next to it, because with this few points one model can
 # move Pearson's r a lot. All correlations and fitted lines are over the paper's models; models we
@@ -31,10 +31,9 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 
 # %% tags=["hide-input"]
-import pandas as pd
 from myst_nb import glue
 
-from helpers import claims, metrics, plots
+from helpers import claims, plots
 from helpers.answers import load_answers
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
@@ -59,13 +58,11 @@ correlations.assign(x=correlations["x"].map(LABELS), y=correlations["y"].map(LAB
 
 # %% tags=["hide-input"]
 glue("alpha", claims.CORRELATION_ALPHA, display=False)
-for _, row in correlations.iterrows():
-    key = f"{row['x']}_{row['y']}"
-    glue(f"{key}_r", float(row["pearson_r"]), display=False)
-    glue(f"{key}_p", float(row["pearson_p"]), display=False)
-    glue(f"{key}_n", int(row["n"]), display=False)
-    glue(f"{key}_rho", float(row["spearman_rho"]), display=False)
-    glue(f"{key}_words", claims.describe_correlation(row["pearson_r"], row["pearson_p"]), display=False)
+for row in correlations.itertuples():
+    glue(f"{row.x}_{row.y}_n", int(row.n), display=False)
+    glue(f"{row.x}_{row.y}_words", claims.describe_correlation(row.pearson_r, row.pearson_p), display=False)
+    glue(f"{row.x}_{row.y}_stats", claims.correlation_stats(row.n, row.pearson_r, row.pearson_p, row.spearman_rho),
+         display=False)
 for y, signal in (("auroc_msp", "MSP"), ("auroc_max_logit", "Max Logit")):
     glue(f"scored_{y}", claims.describe_each(
         claims.scored_positions(per_model, "accuracy", y, coverage),
@@ -78,9 +75,8 @@ for y, signal in (("auroc_msp", "MSP"), ("auroc_max_logit", "Max Logit")):
 # ## Accuracy and the MSP's AUROC
 #
 # Across the paper's {glue:text}`accuracy_auroc_msp_n` models there is
-# {glue:text}`accuracy_auroc_msp_words` between accuracy and the MSP's AUROC:
-# r = {glue:text}`accuracy_auroc_msp_r:.2f` (p = {glue:text}`accuracy_auroc_msp_p:.1e`; Spearman
-# ρ = {glue:text}`accuracy_auroc_msp_rho:.2f`). {glue:text}`scored_auroc_msp`
+# {glue:text}`accuracy_auroc_msp_words` between accuracy and the MSP's AUROC
+# ({glue:text}`accuracy_auroc_msp_stats`). {glue:text}`scored_auroc_msp`
 
 # %%
 plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], LABELS["auroc_msp"]);
@@ -88,10 +84,9 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], L
 # %% [markdown]
 # ## Accuracy and the Max Logit's AUROC
 #
-# For the Max Logit, over the paper's {glue:text}`accuracy_auroc_max_logit_n` models that expose logits,
-# there is {glue:text}`accuracy_auroc_max_logit_words`: r = {glue:text}`accuracy_auroc_max_logit_r:.2f`
-# (p = {glue:text}`accuracy_auroc_max_logit_p:.1e`; Spearman
-# ρ = {glue:text}`accuracy_auroc_max_logit_rho:.2f`). {glue:text}`scored_auroc_max_logit`
+# For the Max Logit, over the paper's {glue:text}`accuracy_auroc_max_logit_n` models that expose
+# logits, there is {glue:text}`accuracy_auroc_max_logit_words`
+# ({glue:text}`accuracy_auroc_max_logit_stats`). {glue:text}`scored_auroc_max_logit`
 
 # %%
 plots.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accuracy"],
@@ -103,11 +98,8 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accurac
 # The calibration error here is the one the paper uses for this comparison, which is not its
 # calibration table's value: ten bins of width 0.1, every bin weighted equally, computed per cell
 # and averaged over the model's cells (the calibration chapter shows both). Between accuracy and
-# this error there is {glue:text}`accuracy_calibration_error_uniform_cells_words`:
-# r = {glue:text}`accuracy_calibration_error_uniform_cells_r:.2f`
-# (p = {glue:text}`accuracy_calibration_error_uniform_cells_p:.2f`,
-# n = {glue:text}`accuracy_calibration_error_uniform_cells_n`; Spearman
-# ρ = {glue:text}`accuracy_calibration_error_uniform_cells_rho:.2f`).
+# this error there is {glue:text}`accuracy_calibration_error_uniform_cells_words`
+# ({glue:text}`accuracy_calibration_error_uniform_cells_stats`).
 
 # %%
 plots.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells", LABELS["accuracy"],
@@ -116,17 +108,13 @@ plots.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells",
 # %% [markdown]
 # ## Model size
 #
-# Is the number of parameters as good a guide as accuracy? Over the
-# {glue:text}`params_b_auroc_msp_n` models of known size, size and the MSP's AUROC show
-# {glue:text}`params_b_auroc_msp_words` (r = {glue:text}`params_b_auroc_msp_r:.2f`,
-# p = {glue:text}`params_b_auroc_msp_p:.2f`); size and the Max Logit's AUROC show
-# {glue:text}`params_b_auroc_max_logit_words` (r = {glue:text}`params_b_auroc_max_logit_r:.2f`,
-# p = {glue:text}`params_b_auroc_max_logit_p:.2f`); size and accuracy show
-# {glue:text}`params_b_accuracy_words` (r = {glue:text}`params_b_accuracy_r:.2f`,
-# p = {glue:text}`params_b_accuracy_p:.2f`); size and the calibration error show
-# {glue:text}`params_b_calibration_error_uniform_cells_words`
-# (r = {glue:text}`params_b_calibration_error_uniform_cells_r:.2f`,
-# p = {glue:text}`params_b_calibration_error_uniform_cells_p:.2f`). "Significant" in this chapter
+# Is the number of parameters as good a guide as accuracy? Over the paper's models of known size,
+# size and the MSP's AUROC show {glue:text}`params_b_auroc_msp_words`
+# ({glue:text}`params_b_auroc_msp_stats`); size and the Max Logit's AUROC show
+# {glue:text}`params_b_auroc_max_logit_words` ({glue:text}`params_b_auroc_max_logit_stats`); size
+# and accuracy show {glue:text}`params_b_accuracy_words` ({glue:text}`params_b_accuracy_stats`);
+# size and the calibration error show {glue:text}`params_b_calibration_error_uniform_cells_words`
+# ({glue:text}`params_b_calibration_error_uniform_cells_stats`). "Significant" in this chapter
 # means p < {glue:text}`alpha:.2f`, a much looser bar than the one used for single cells.
 
 # %%
@@ -139,19 +127,19 @@ plots.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# 1. With only fourteen points, one model can move Pearson's r. Recompute the accuracy–MSP AUROC
-#    correlation leaving out each paper model in turn (`metrics.correlation`). Which model moves r
-#    the most, and does the correlation stay strong?
-# 2. Does accuracy predict AUROC within a model family as well as across families? Look at the Llama 2
-#    models (7B, 13B, 70B) in the first scatter plot.
+# 1. With so few points, one model can move Pearson's r. Recompute the accuracy–MSP AUROC
+#    correlation leaving out each paper model in turn (`helpers.metrics.correlation`). Which model
+#    moves r the most, and does the correlation stay strong?
+# 2. Does accuracy predict AUROC within a model family as well as across families? Look at the
+#    Llama 2 models in the first scatter plot.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: leave-one-out Pearson r of accuracy vs MSP AUROC over the paper's models.
-paper_models = claims.split_scored(per_model)[0].reset_index(drop=True)
-loo = {m: metrics.correlation(paper_models.drop(index=i)["accuracy"], paper_models.drop(index=i)["auroc_msp"]).pearson_r
-       for i, m in enumerate(paper_models["model"])}
-pd.Series(loo, name="r without this model").round(3).sort_values()
+# Solution 1: leave-one-out Pearson r of accuracy vs MSP AUROC over the paper's models; the model
+# that moves r the most comes first.
+claims.leave_one_out(per_model, "accuracy", "auroc_msp").round(3)
 
-# %% [markdown] tags=["solution"]
-# Solution 2: within Llama 2, accuracy and AUROC rise together with size (7B < 13B < 70B), the
-# same direction as across families.
+# %% tags=["solution", "hide-input"]
+# Solution 2: the Llama 2 models by size, and whether accuracy and MSP AUROC rise with it.
+print(claims.describe_family_trend(per_model, "Llama 2", {"accuracy": "accuracy",
+                                                         "auroc_msp": "MSP AUROC"}))
+claims.family_trend(per_model, "Llama 2", ["accuracy", "auroc_msp"]).round(1)

@@ -28,20 +28,29 @@ from myst_nb import glue
 
 from helpers import claims, overview, plots
 from helpers.answers import load_answers
+from helpers.cache import load_scored
 from helpers.datasets import Question
-from helpers.models import display_name, model_table
+from helpers.models import API_MODELS, PAPER_MODELS, model_table
 from helpers.prompts import build_prompt
+from helpers.scoring import MAX_NEW_TOKENS
+from helpers.table import PHRASINGS
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 cells = claims.cell_table(answers)
+glue("n_paper_models", len(PAPER_MODELS), display=False)
+glue("n_open_models", len(PAPER_MODELS) - len(API_MODELS), display=False)
+glue("n_api_models", len(API_MODELS), display=False)
+glue("max_new_tokens", MAX_NEW_TOKENS, display=False)
+glue("n_phrasings", len(PHRASINGS), display=False)
 
 # %% [markdown]
 # ## The models
 #
-# The paper compares fourteen chat models: twelve with open weights, run through Hugging Face
-# `transformers` (quantised to 4 bits), and two served by OpenAI, for which only the probabilities of
-# the generated tokens are available, not the logits. Sizes are in billions of parameters
-# (Mixtral's is its total, not its active, size).
+# The paper compares {glue:text}`n_paper_models` chat models: {glue:text}`n_open_models` with open
+# weights, run through Hugging Face `transformers` (quantised to 4 bits), and
+# {glue:text}`n_api_models` served by OpenAI, for which only the probabilities of the generated
+# tokens are available, not the logits. Sizes are in billions of parameters (Mixtral's is its
+# total, not its active, size).
 
 # %%
 model_table()
@@ -49,30 +58,37 @@ model_table()
 # %% [markdown]
 # ## The datasets and the questions
 #
-# Five multiple-choice benchmarks, each loaded from Hugging Face as below. The paper shuffled each
-# dataset once with a fixed seed and used all questions of the two small ones and the first 6,000
-# of the three large ones; the options of every question were shuffled too, so the right letter is
-# spread evenly over A, B, C, … Each of the paper's models saw the same
-# {glue:text}`n_questions:,` questions, once per phrasing. (Models we scored ourselves, in the last
-# chapter, answered the first questions of the same order.)
+# The multiple-choice benchmarks, each loaded from Hugging Face as below. The paper shuffled each
+# dataset once with a fixed seed and used all questions of the small ones and a fixed number of
+# the first shuffled questions of the large ones (column *questions*); the options of every
+# question were shuffled too, so the right letter is spread evenly over A, B, C, … Each of the
+# paper's models saw the same {glue:text}`n_questions:,` questions of these datasets, once per
+# phrasing.
+#
+# Models we scored ourselves (in the last chapter) answer the first questions of the same
+# shuffled order. A position holds the paper's question only where that order is reproduced from
+# the split the paper used. {glue:text}`alignment`
 
 # %%
 questions = overview.dataset_table(answers[answers["source"] == "published"])
+alignment = overview.question_splits(load_scored(scores_dir), within=answers)
 glue("n_questions", int(questions["questions"].sum()), display=False)
+glue("alignment", overview.describe_alignment(alignment, none="No model we scored ourselves is part of this run."),
+     display=False)
 questions
 
 # %% [markdown]
-# ## Two phrasings of the same request
+# ## Phrasings of the same request
 #
-# Each question was asked twice, in two differently worded prompts that both ask for the letter of
-# the answer followed by a period. Here is how a question looks in each (an example question of
-# ours, not one from the benchmarks).
+# Each question was asked in {glue:text}`n_phrasings` differently worded prompts, all asking for the
+# letter of the answer followed by a period. Here is how a question looks in each (an example
+# question of ours, not one from the benchmarks).
 
 # %%
 example = Question(dataset="arc", question_id="example", position=0,
                    question="Which gas do plants take in from the air to make their food?",
                    options=("oxygen", "carbon dioxide", "nitrogen", "water vapour"), gold=1)
-for phrasing in ("first", "second"):
+for phrasing in PHRASINGS:
     print(f"--- {phrasing} phrasing ---")
     print(build_prompt(example, phrasing))
 
@@ -82,7 +98,7 @@ for phrasing in ("first", "second"):
 #
 # ## From an answer to a number
 #
-# The models generated up to 100 tokens greedily (always the most likely next token). The answer
+# The models generated up to {glue:text}`max_new_tokens` tokens greedily (always the most likely next token). The answer
 # was read from the response by a simple rule: the earliest "A.", "B.", … in the text; failing that,
 # the earliest option text; failing that, the earliest bare capital letter; failing that, the answer
 # is *unparseable*. The confidence attached to the answer is taken at the generation step that
@@ -91,7 +107,8 @@ for phrasing in ("first", "second"):
 # - the **MSP**, the largest probability of the softmax over the whole vocabulary at that step —
 #   the probability of the token the model actually chose;
 # - the **Max Logit**, the largest score before the softmax at the same step. OpenAI's models do
-#   not expose it, so Max Logit analyses have twelve models, not fourteen.
+#   not expose it, so the paper's Max Logit analyses cover its {glue:text}`n_open_models` open
+#   models, not all {glue:text}`n_paper_models`.
 #
 # Unparseable answers are kept everywhere: they count as wrong, with confidence 0.
 #
@@ -110,36 +127,32 @@ counts
 #
 # ## How often the models are right
 #
-# Accuracy per model and dataset, in percent, as the mean of the two phrasings (unparseable answers
-# count as wrong). The last column is the mean over all ten dataset × phrasing cells of the model,
-# the accuracy the later chapters use.
+# Accuracy per model and dataset, in percent, as the mean over the phrasings (unparseable answers
+# count as wrong). The last column is the mean over all the model's dataset × phrasing cells, the
+# accuracy the later chapters use.
 
 # %%
 accuracy = overview.accuracy_grid(cells)
-best, worst = accuracy["overall"].idxmax(), accuracy["overall"].idxmin()
-glue("best_model", display_name(best), display=False)
-glue("best_accuracy", float(accuracy.loc[best, "overall"]), display=False)
-glue("worst_model", display_name(worst), display=False)
-glue("worst_accuracy", float(accuracy.loc[worst, "overall"]), display=False)
+for key, value in claims.extremes(accuracy["overall"], "accuracy").items():
+    glue(key, value, display=False)
 plots.grid_heatmap(accuracy, "accuracy (%)");
 
 # %%
 accuracy.round(1)
 
 # %% [markdown]
-# Accuracy ranges from {glue:text}`worst_accuracy:.1f`% ({glue:text}`worst_model`) to
-# {glue:text}`best_accuracy:.1f`% ({glue:text}`best_model`): the models span the whole range from
-# near chance to strong, which is what lets the later chapters relate accuracy to the quality of
-# the confidence.
+# Accuracy ranges from {glue:text}`accuracy_min:.1f`% ({glue:text}`accuracy_min_model`) to
+# {glue:text}`accuracy_max:.1f`% ({glue:text}`accuracy_max_model`). This spread across models is
+# what lets the later chapters relate accuracy to the quality of the confidence.
 #
 # ## Unparseable answers
 #
-# The share of answers the rule above could not read, in percent. It is small, so counting these
-# answers as wrong changes little.
+# The share of answers the rule above could not read, in percent. Counting these answers as wrong
+# lowers a model's accuracy by at most this share.
 
 # %%
 unparseable = overview.unparseable_pct(cells)
-glue("unparseable_overall", float(100 * (answers["grade"] == "unparseable").mean()), display=False)
+glue("unparseable_overall", overview.unparseable_overall_pct(cells), display=False)
 glue("unparseable_max", float(unparseable["overall"].max()), display=False)
 unparseable.round(2)
 
@@ -149,11 +162,11 @@ unparseable.round(2)
 #
 # ## What the MSPs look like
 #
-# The distribution of the MSP per model. Most models put most of their answers near 1 — the first
-# hint that these probabilities are overconfident, the subject of the next chapter.
+# The distribution of the MSP per model. Answers piled up near 1 are a first hint that these
+# probabilities may be overconfident, the subject of the next chapter.
 
 # %%
-glue("share_msp_one", float(100 * (answers["msp"] == 1.0).mean()), display=False)
+glue("share_msp_one", overview.share_equal_pct(answers, 1.0), display=False)
 plots.msp_histograms(answers);
 
 # %% [markdown]
@@ -163,17 +176,21 @@ plots.msp_histograms(answers);
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# 1. Which dataset is hardest? Using the `accuracy` table above, rank the five datasets by the
+# 1. Which dataset is hardest? Using the `accuracy` table above, rank the datasets by the
 #    models' mean accuracy. Is the ranking the same for the strongest and the weakest model?
 # 2. Re-run this chapter for the Llama models only (change `models` in the parameters cell, or run
 #    `python -m helpers.book run data -p data models '["Llama-7b", "Llama-13b", "Llama-70b", "Llama3-8b", "Llama3-70b"]'`).
 #    How does the share of answers with an MSP above 0.99 change from Llama 2 to Llama 3?
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: mean accuracy per dataset, hardest first; then the best and the worst model.
+# Solution 1: mean accuracy per dataset, hardest first; then the rank of each dataset (1 = hardest)
+# for the best and the worst model.
 print(accuracy.drop(columns="overall").mean().sort_values().round(1))
-print(accuracy.loc[[best, worst]].drop(columns="overall").round(1))
+extreme_models = [accuracy["overall"].idxmax(), accuracy["overall"].idxmin()]
+print(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min").astype(int))
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: share of answers with MSP above 0.99, per model (in percent).
-(100 * answers.assign(high=answers["msp"] > 0.99).groupby("model", observed=True)["high"].mean()).round(1)
+# Solution 2: share of answers with MSP above 0.99, per model and per family (in percent).
+high = overview.share_above_pct(answers, 0.99)
+print(high.groupby("family", sort=False)["pct_above"].mean().round(1))
+high.round(1)

@@ -13,19 +13,19 @@
 # %% [markdown]
 # # Score your own model
 #
-# The paper's fourteen models are from early 2024. This chapter puts any other chat model through
-# the same test: the same prompts, greedy answers read with the same rules, the MSP and Max Logit
-# of the token that carries the answer letter. By default it shows SmolLM2-135M-Instruct, a model
-# a hundred times smaller than the smallest model in the paper, which runs on a laptop CPU.
+# The paper's models are a snapshot of the chat models of its time. This chapter puts any other
+# chat model through the same test: the same prompts, greedy answers read with the same rules, the
+# MSP and Max Logit of the token that carries the answer letter. By default it scores
+# SmolLM2-135M-Instruct, a model far smaller than any in the paper, which runs on a laptop CPU.
 #
 # To score another model, run this chapter with other parameters, e.g.
 # `make score MODEL=Qwen/Qwen2.5-0.5B-Instruct LIMIT=200`, or use the command line
 # `python -m helpers.score --model ID_OR_PATH --limit 200`. Answers are cached per question, so a
-# run only scores what is missing, and resumes where it stopped if interrupted. The model appears
-# in every other chapter too, next to the paper's models.
+# run only scores what is missing, and resumes where it stopped if interrupted. Every model scored
+# so far appears in this chapter and in every other one, next to the paper's models.
 
 # %% tags=["parameters"]
-models = None  # model keys to include (None: all, including models we scored ourselves)
+models = None  # paper model keys to include (None: all); every model we scored is always included
 datasets = None  # dataset keys to include (None: all five)
 published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
 scores_dir = None  # folder of our own scores (None: data/scores)
@@ -39,46 +39,55 @@ batch_size = 8
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from helpers import abstention, claims, plots, scoring
-from helpers.answers import load_answers
-from helpers.models import display_name
+from helpers import abstention, claims, overview, plots, scoring
+from helpers.answers import load_answers, select
+from helpers.cache import load_scored
 
 name = scoring.ensure_scored(model, datasets, phrasings, limit, mode=mode, device=device,
                              batch_size=batch_size, scores_dir=scores_dir)
-answers = load_answers(published_dir, scores_dir, shots=0,
-                       models=None if models is None else sorted({*models, name}), datasets=datasets)
-ours = answers[answers["model"] == name]
+everything = load_answers(published_dir, scores_dir, shots=0, datasets=datasets)
+answers = select(everything, claims.models_and_scored(models, everything["model"].unique()))
+scored_rows = load_scored(scores_dir)  # with each question's id, to tell which split it came from
 cells = claims.cell_table(answers)
 per_model = claims.model_summary(answers, cells)
-row = per_model.set_index("model").loc[name]
+ours = claims.scored_overview(per_model, cells, claims.coverage(answers))
 glue("name", name, display=False)
-glue("n_answers", len(ours), display=False)
-glue("n_per_cell", int(ours.groupby(["dataset", "phrasing"], observed=True).size().min()), display=False)
-glue("accuracy", float(row["accuracy"]), display=False)
-glue("auroc_msp", float(row["auroc_msp"]), display=False)
-glue("auroc_max_logit", float(row["auroc_max_logit"]), display=False)
-glue("unparseable_pct", 100 * float((ours["grade"] == "unparseable").mean()), display=False)
+glue("n_scored", len(ours), display=False)
+glue("scored_names", claims.names_or(ours["model"]), display=False)
+glue("how_it_did", claims.describe_each(
+    ours,
+    "{name} gave {covers} (at least {n_per_cell:,} per dataset and phrasing, against at least "
+    "{n_per_cell_paper:,.0f} for the paper's models). Its accuracy, averaged over "
+    "its cells as in the paper, is {accuracy:.1f}%, with {unparseable_pct:.1f}% of its answers "
+    "unparseable. The mean AUROC of its MSP is {auroc_msp:.1f}%, with {n_above_msp} of its "
+    "{n_cells_msp} MSP cells significantly above chance, so its MSP is {chance}; the mean AUROC of "
+    "its Max Logit is {auroc_max_logit:.1f}%."), display=False)
+glue("alignment", overview.describe_alignment(overview.question_splits(scored_rows, within=answers)),
+     display=False)
 
 # %% [markdown]
 # ## How it did
 #
-# {glue:text}`name` answered {glue:text}`n_answers` questions (at least {glue:text}`n_per_cell`
-# per dataset and phrasing; the paper's models answered up to 6000). Its accuracy, averaged over
-# its cells as in the paper, is {glue:text}`accuracy:.1f`%, with {glue:text}`unparseable_pct:.1f`%
-# of answers unparseable. The AUROC of its MSP is {glue:text}`auroc_msp:.1f`% and of its Max Logit
-# {glue:text}`auroc_max_logit:.1f`% (50% = no better than chance at telling its right answers from
-# its wrong ones). With a few hundred answers per cell these values are far noisier than the
-# paper's, and the HellaSwag questions of a local run come from HellaSwag's validation split, not
-# the training split the paper used.
+# This run made sure the answers of {glue:text}`name` are in the cache. This chapter shows every
+# model we scored ourselves that the cache holds, here {glue:text}`n_scored`:
+# {glue:text}`scored_names`; the one of this run is in bold in the table.
+#
+# {glue:text}`how_it_did`
+#
+# A model is *above chance* by the rule of the chapter on correctness: a mean AUROC above 50% and a
+# majority of its cells significantly so. A scored model's cells hold far fewer answers than the
+# paper's, so its values are noisier. {glue:text}`alignment`
 
 # %%
-summary = per_model[["model", "accuracy", "auroc_msp", "auroc_max_logit", "calibration_error_paper"]]
-summary.assign(model=summary["model"].map(display_name)).set_index("model").round(2)
+summary = per_model.set_index("model")[["accuracy", "auroc_msp", "auroc_max_logit", "calibration_error_paper"]]
+this_run = claims.model_label(name, "this run")
+summary = summary.rename(index=lambda m: claims.model_label(m, "this run" if m == name else ""))
+plots.bold_rows(summary, [this_run]).format("{:.2f}")
 
 # %% [markdown]
 # ## Correctness prediction
 #
-# The mean AUROC over each model's cells; the model scored here is in bold.
+# The mean AUROC over each model's cells; the models we scored are in bold.
 
 # %%
 plots.auroc_dots(claims.model_metrics(cells));
@@ -86,7 +95,7 @@ plots.auroc_dots(claims.model_metrics(cells));
 # %% [markdown]
 # ## Calibration
 #
-# The reliability diagram pools each model's answers into ten quantile bins of its MSP, as the
+# The reliability diagram pools each model's answers into equal-mass bins of its MSP, as the
 # paper's calibration figure; perfect calibration lies on the diagonal.
 
 # %%
@@ -96,7 +105,7 @@ plots.reliability_diagram(claims.reliability_table(answers));
 # ## Accuracy and AUROC across models
 #
 # The paper found that models with higher accuracy also have MSPs that better predict
-# correctness. Where does the new model fall on that line?
+# correctness. Where do the models we scored fall on that line (stars)?
 
 # %%
 plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", "accuracy (%)", "MSP AUROC (%)");
@@ -104,26 +113,51 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", "accuracy (%)", "MSP 
 # %% [markdown]
 # ## Abstention
 #
-# Answer only when the MSP reaches a threshold learnt from 20 labelled answers per dataset; +1 for
-# a right answer, −1 for a wrong one, 0 for abstaining (the paper's balanced score). A model
-# whose MSP carries no signal gains nothing over always answering (Base).
+# Answer only when the MSP reaches a threshold learnt from {glue:text}`k` labelled answers per
+# dataset, as in the chapter on abstention; Base is the score of always answering. Scores in points
+# per 100 questions.
 
 # %%
-gains = abstention.abstention_scores(answers, "msp", k=20, penalty=1)
-gains.assign(model=gains["model"].map(display_name)).set_index("model")[
-    ["threshold", "base_score", "score", "pct_abstained"]].round(2)
+k = abstention.KS[0]
+table = abstention.abstention_table(answers, ks=[k])
+glue("k", k, display=False)
+glue("abstention", claims.describe_each(
+    abstention.scored_abstention(table, k, coverage_table=claims.coverage(answers)),
+    "{name} scores {base_balanced:.1f} by always answering and {score_balanced:.1f} with its learnt "
+    "MSP threshold under the balanced rule ({gain_balanced:+.1f} points), abstaining on "
+    "{pct_balanced:.1f}% of the test questions; under the conservative rule, {base_conservative:.1f} "
+    "against {score_conservative:.1f}, abstaining on {pct_conservative:.1f}%."), display=False)
+abstention.paper_layout(table, k, decimals=1).rename(index=abstention.row_labels(table, k))
+
+# %% [markdown]
+# {glue:text}`abstention` Abstaining on every question scores 0, so a model whose Base is below 0
+# gains by abstaining almost always, whether or not its MSP ranks its answers well; a gain that
+# comes with little abstention is what shows an MSP worth using.
 
 # %% [markdown] tags=["exercise"]
 # ## Exercises
 #
-# 1. The new model answered only the first questions of each dataset, the paper's models all of
-#    them. Compare like with like: restrict every model to the (dataset, question) pairs the new
-#    model answered and recompute accuracy and MSP AUROC per model. Does the ranking change?
+# 1. A scored model answered only the first questions of each dataset, the paper's models all of
+#    them. Compare like with like: restrict every model to the (dataset, question) pairs this run's
+#    model answered and recompute accuracy and MSP AUROC per model. Join on position only where the
+#    positions index the same questions: a local HellaSwag run reads HellaSwag's validation split,
+#    whose positions are other questions than the paper's train split. Does the ranking change?
 # 2. Score a second small model (for instance `make score MODEL=HuggingFaceTB/SmolLM2-360M-Instruct`
 #    on a machine with internet access) and check where it falls on the accuracy–AUROC line.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: the paper's models on exactly the questions the new model answered.
-asked = ours[["dataset", "qid"]].drop_duplicates()
-same_questions = answers.merge(asked, on=["dataset", "qid"])
-claims.model_metrics(claims.cell_table(same_questions))[["model", "accuracy", "auroc_msp"]].round(1)
+# Solution 1: every model on exactly the questions this run's model answered, on the datasets where
+# its positions are the paper's questions; MSP AUROC rank (1 = best) there and on all answers.
+print(overview.describe_alignment(overview.question_splits(scored_rows[scored_rows["model"] == name],
+                                                          within=answers)))
+same = claims.model_metrics(claims.cell_table(overview.on_same_questions(answers, scored_rows, name)))
+ranks = per_model.set_index("model")["auroc_msp"].rank(ascending=False)
+same.assign(rank_here=same["auroc_msp"].rank(ascending=False), rank_all=same["model"].map(ranks))[
+    ["model", "accuracy", "auroc_msp", "rank_here", "rank_all"]].round(1)
+
+# %% tags=["solution", "hide-input"]
+# Solution 2: where each scored model sits against the paper models' accuracy–MSP AUROC line.
+print(claims.describe_each(
+    claims.scored_positions(per_model, "accuracy", "auroc_msp"),
+    "{name}: accuracy {x_value:.1f}%, MSP AUROC {y_value:.1f}%, {distance:.1f} points {side} the line "
+    "(which predicts {predicted:.1f}% at its accuracy).", none="No scored model in this run."))

@@ -548,3 +548,52 @@ def test_scored_abstention_says_when_the_run_leaves_out_some_of_its_datasets(syn
     assert facts.loc["N", "n_paper"] == 0 and not facts.loc["N", "complete"]
     # without a coverage table, any run short of the run's datasets is named
     assert ab.scored_abstention(table, 4).set_index("model").loc["N", "averaging"].endswith("arc only")
+
+
+# ---------------------------------------------------------------------------------------------
+# the chapter's numbers
+
+
+def test_abstention_summary_on_the_synthetic_table(synthetic):
+    # A and Z as paper models (Falcon 7B, Mistral 7B): the expected runs of test_synthetic_table
+    paper = synthetic.assign(model=synthetic["model"].astype(str).replace({"A": "Falcon-7b", "Z": "Mistral"}))
+    facts = ab.abstention_summary(ab.abstention_table(paper, ks=(4,)), 4)
+    # balanced: both keep Base (A 0, Z 100); conservative: A -50 -> 0 abstaining on all, Z stays
+    assert [facts[f"{c}_balanced"] for c in ("n_models", "n_gain", "n_equal", "n_loss")] == [2, 0, 2, 0]
+    assert [facts[f"{c}_conservative"] for c in ("n_models", "n_gain", "n_equal", "n_loss")] == [2, 1, 1, 0]
+    assert (facts["mean_gain_balanced"], facts["mean_gain_conservative"]) == (0.0, 25.0)
+    assert (facts["n_both_balanced"], facts["msp_higher_balanced"]) == (1, 0)  # Z only; MSP ties Max Logit
+    assert (facts["median_pct_balanced"], facts["median_pct_conservative"]) == (0.0, 50.0)
+    assert (facts["best_model"], facts["best_pct_conservative"]) == ("Mistral 7B", 0.0)
+    # per dataset: 2 models x (arc, mmlu); only A on mmlu gains (-100 or -200 -> 0)
+    assert (facts["ds_runs_balanced"], facts["ds_gain_balanced"], facts["ds_loss_balanced"]) == (4, 1, 0)
+    assert (facts["ds_runs_conservative"], facts["ds_gain_conservative"]) == (4, 1)
+    assert (facts["n_loss_total"], facts["larger_gain_rule"]) == (0, "conservative")
+    assert facts["verdict"] == "does not hold in full"
+    assert facts["verdict_detail"] == "does not hold in full: the mean gain is not positive under the balanced rule"
+    assert np.isnan(facts["rho_base_gain"]) and facts["base_gain_words"] == "no significant correlation"
+    with pytest.raises(ValueError, match="no overall rows"):
+        ab.abstention_summary(ab.abstention_table(synthetic, ks=(4,)), 4)  # no paper model
+
+
+def test_base_gain_correlation_leaves_out_scored_models():
+    rows = pd.DataFrame({"k": 20, "scope": "overall", "penalty": 2, "signal": "msp",
+                         "model": ["Falcon-7b", "Yi-6b", "Mistral", "Tiny"],
+                         "base_score": [-50.0, 0.0, 50.0, -100.0], "score": [0.0, 10.0, 50.0, 500.0]})
+    both = pd.concat([rows, rows.assign(penalty=1, score=rows["base_score"])], ignore_index=True)
+    corr = ab.base_gain_correlation(both, 20, 2)
+    assert corr.n == 3 and corr.spearman_rho == pytest.approx(-1.0)  # gains 50, 10, 0
+    assert np.isnan(ab.base_gain_correlation(both, 20, 1).pearson_r)  # no gain at all: constant
+
+
+def test_abstention_summary_on_the_real_data(table):
+    facts = ab.abstention_summary(table, 20)
+    assert (facts["n_gain_balanced"], facts["n_equal_balanced"], facts["n_gain_conservative"]) == (13, 1, 14)
+    assert (facts["msp_higher_balanced"], facts["msp_higher_conservative"]) == (9, 6)
+    assert round(facts["median_pct_balanced"], 1) == 22.9 and round(facts["median_pct_conservative"], 1) == 56.6
+    assert facts["best_model"] == "GPT4 Turbo" and round(facts["best_pct_balanced"], 1) == 9.6
+    assert (facts["ds_runs_balanced"], facts["ds_loss_balanced"], facts["ds_loss_conservative"]) == (70, 12, 0)
+    assert facts["verdict"] == "holds" and facts["larger_gain_rule"] == "conservative"
+    assert round(facts["rho_base_gain"], 2) == -0.93 and facts["base_gain_words"] == "a strong negative correlation"
+    assert ab.abstention_summary(table, 10)["verdict_detail"] == (
+        "does not hold in full: 1 model × rule pair(s) score below Base")  # Mixtral, conservative

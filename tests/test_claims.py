@@ -89,6 +89,10 @@ def test_model_metrics_counts_significant_cells():
     })
     overall = claims.model_metrics(cells).iloc[0]
     assert (overall["n_sig_msp"], overall["n_cells_msp"]) == (2, 4)  # p == 1e-4 is not < 1e-4
+    assert overall["n_above_msp"] == 2 and pd.isna(overall["n_above_max_logit"])
+    # a significant cell below chance counts as significant but not as above chance
+    below = claims.model_metrics(cells.assign(auroc=[60.0, 30, 80, 90])).iloc[0]
+    assert (below["n_sig_msp"], below["n_above_msp"]) == (2, 1)
     per_dataset = claims.model_metrics(cells, by_dataset=True).set_index("dataset")
     assert per_dataset["n_sig_msp"].tolist() == [1, 1]
     assert per_dataset["auroc_msp"].tolist() == [65.0, 85.0]
@@ -185,10 +189,14 @@ def test_scored_facts_and_sentences():
     text = claims.describe_each(facts, "{name}: ECE {ece:.2f}, worse than {n_paper_worse}.", none="None.")
     assert text == "Tiny: ECE 0.20, worse than 1."
     assert claims.describe_each(facts.iloc[:0], "{name}", none="None.") == "None."
-    models = pd.DataFrame({"model": ["Yi-6b", "Mistral", "Tiny", "Zed"], "auroc_msp": [60.0, 70, 65, 50]})
+    models = pd.DataFrame({"model": ["Yi-6b", "Mistral", "Tiny", "Zed", "Tiny2"],
+                           "auroc_msp": [60.0, 70, 65, 50.9, 66],
+                           "n_above_msp": pd.array([4, 4, 3, 0, 1], dtype="Int64"),
+                           "n_cells_msp": pd.array([4, 4, 4, 10, 4], dtype="Int64")})
     correctness = claims.scored_correctness(models)
-    assert correctness[["name", "chance", "n_paper_lower"]].values.tolist() == [["Tiny", "above", 1],
-                                                                              ["Zed", "not above", 0]]
+    assert correctness[["name", "chance", "n_paper_lower"]].values.tolist() == [
+        ["Tiny", "distinguishable from chance", 1], ["Zed", "not distinguishable from chance", 0],
+        ["Tiny2", "not distinguishable from chance", 1]]
 
 
 def test_t_test_leaves_out_scored_cells():
@@ -360,7 +368,9 @@ def test_a_scored_model_appears_next_to_the_paper(joined):
     assert calibration.iloc[0]["covers"].endswith("on arc and mmlu only")
     assert calibration.iloc[0]["ece"] == pytest.approx(scored.iloc[0]["ece_equal_mass"])
     correctness = claims.scored_correctness(joined_models).iloc[0]
-    assert correctness["chance"] == "above" and 0 <= correctness["n_paper_lower"] <= 14
+    # its arc cells are significant, its 600-question mmlu cells are not: 2 of 4 is no majority
+    assert (correctness["n_above_msp"], correctness["n_cells_msp"]) == (2, 4)
+    assert correctness["chance"] == "not distinguishable from chance" and 0 <= correctness["n_paper_lower"] <= 14
     position = claims.scored_positions(joined_models, "accuracy", "auroc_msp").iloc[0]
     assert position["r_paper"] == pytest.approx(0.8313, abs=1e-4) and position["r_with"] != position["r_paper"]
 
@@ -369,3 +379,155 @@ def test_model_label_marks_ours():
     assert claims.model_label("Yi-6b") == "Yi 6B"
     assert claims.model_label("Tiny") == "Tiny (ours)"
     assert claims.model_label("Tiny", "arc only") == "Tiny (ours; arc only)"
+
+
+# ---- the chapters' verdict numbers, by hand -----------------------------------------------------
+
+
+def test_above_chance_needs_a_mean_above_50_and_a_majority_of_significant_cells():
+    models = pd.DataFrame({
+        "model": ["a", "b", "c", "d", "e", "f"],
+        "auroc_msp": [50.9, 53.0, 60.0, 60.0, 49.0, np.nan],
+        "n_above_msp": pd.array([0, 1, 6, 5, 10, pd.NA], dtype="Int64"),
+        "n_cells_msp": pd.array([10, 10, 10, 10, 10, 0], dtype="Int64"),
+    })
+    # a: mean above 50 but nothing significant; d: half is not a majority; e: mean below 50
+    assert claims.above_chance(models).tolist() == [False, False, True, False, False, False]
+
+
+CELLS = pd.DataFrame({
+    "model": ["Yi-6b"] * 4 + ["Mistral"] * 2 + ["Tiny"] * 2,
+    "signal": ["msp", "msp", "max_logit", "max_logit", "msp", "msp", "msp", "max_logit"],
+    "auroc": [70.0, 45.0, 60.0, np.nan, 55.0, 49.0, 20.0, 10.0],
+    # one-sided p is half the two-sided one when AUROC > 50, about 1 - half when below
+    "mw_p_two_sided": [1e-6, 1e-5, 1.5e-4, np.nan, 0.01, 0.5, 1e-9, 1e-9],
+    "mw_p_one_sided": [5e-7, 1 - 5e-6, 7.5e-5, np.nan, 0.005, 0.75, 1.0, 1.0],
+})
+
+
+def test_cell_counts_by_hand():
+    assert claims.n_below_chance(CELLS) == 4  # 45, 49, 20, 10; NaN not counted
+    # Yi-6b cell 2 (significant two-sided, below chance) and cell 3 (p 1.5e-4 two-sided, 7.5e-5
+    # one-sided) change; the two Tiny cells too
+    assert claims.sidedness_changes(CELLS) == 4
+    assert claims.sidedness_changes(CELLS[CELLS["model"] != "Tiny"]) == 2
+    # at 0.02: Yi-6b cell 3 and both Mistral-cell p-values agree; Yi-6b cell 2 and Tiny's still differ
+    assert claims.sidedness_changes(CELLS, alpha=0.02) == 3
+
+
+def test_msp_beats_max_logit():
+    models = pd.DataFrame({"model": ["a", "b", "c", "d"], "auroc_msp": [70.0, 60, 65, 80],
+                           "auroc_max_logit": [60.0, 60, 66, np.nan]})
+    assert claims.msp_beats_max_logit(models) == (3, 1)  # a only; b ties; d has no Max Logit
+
+
+def test_extremes_and_words():
+    values = pd.Series({"Yi-6b": 3.0, "Mistral": 1.0, "Tiny": np.nan, "gpt-4-turbo": 5.0})
+    assert claims.extremes(values, "x") == {"x_min": 1.0, "x_min_model": "Mistral 7B", "x_max": 5.0,
+                                            "x_max_model": "GPT4 Turbo"}
+    with pytest.raises(ValueError, match="no values"):
+        claims.extremes(pd.Series([np.nan], index=["a"]), "x")
+    assert claims.power_of_ten(1e-4) == "10⁻⁴" and claims.power_of_ten(100) == "10²"
+    assert claims.power_of_ten(0.05) == "0.05" and claims.power_of_ten(0) == "0"
+    assert claims.exceptions([]) == "there is no exception"
+    assert claims.exceptions(["Yi-6b"]) == "the exception is Yi 6B"
+    assert claims.exceptions(["Yi-6b", "Tiny"]) == "the exceptions are Yi 6B and Tiny"
+    assert claims.names_or([]) == "none" and claims.names_or(["Solar", "x"]) == "SOLAR 10.7B and x"
+    assert claims.correlation_stats(14, 0.8313, 2.3e-4, 0.78) == "r = 0.83, p = 2.3e-04, n = 14; Spearman ρ = 0.78"
+    assert claims.correlation_stats(12, 0.579, 0.049) == "r = 0.58, p = 0.049, n = 12"
+    assert claims.correlation_stats(2, np.nan, np.nan, np.nan) == "n = 2, too few models for a correlation"
+
+
+def test_correctness_summary_by_hand():
+    models = pd.DataFrame({
+        "model": ["Yi-6b", "Mistral", "Falcon-7b", "Tiny"],
+        "auroc_msp": [70.0, 60.0, 51.0, 99.0], "auroc_max_logit": [65.0, 61.0, 50.0, 10.0],
+        "n_sig_msp": pd.array([2, 2, 0, 2], dtype="Int64"), "n_above_msp": pd.array([2, 1, 0, 2], dtype="Int64"),
+        "n_cells_msp": pd.array([2, 2, 2, 2], dtype="Int64"),
+    })
+    facts = claims.correctness_summary(models, CELLS)
+    assert facts["n_models"] == 3  # Tiny is ours: left out
+    assert (facts["n_supported"], facts["verdict"]) == (2, "holds for 2 of 3 models")
+    assert facts["supported_models"] == "Yi 6B and Mistral 7B"
+    assert facts["unsupported"] == "the exception is Falcon 7B"
+    # Mistral: mean 60 but only 1 of 2 cells above chance, not a majority
+    assert (facts["n_above_chance"], facts["not_above_chance"]) == (1, "the exceptions are Mistral 7B and Falcon 7B")
+    assert facts["n_mean_above"] == 3
+    assert (facts["auroc_min"], facts["auroc_min_model"], facts["auroc_max_model"]) == (51.0, "Falcon 7B", "Yi 6B")
+    assert (facts["n_logit_models"], facts["n_msp_better"]) == (3, 2)  # Yi and Falcon
+    # paper cells: Yi-6b and Mistral (6); MSP 70, 45, 55, 49 against Max Logit 60
+    assert (facts["n_cells"], facts["n_below_chance"], facts["n_sidedness_differs"]) == (6, 2, 2)
+    assert (facts["n_msp_cells"], facts["n_logit_cells"], facts["mean_msp"]) == (4, 1, pytest.approx(54.75))
+    assert math.isnan(facts["t_p"])  # one Max Logit cell: no test
+
+
+def test_calibration_summary_by_hand():
+    calibration = pd.DataFrame({
+        "model": ["Yi-6b", "Mistral", "Solar", "Tiny"],
+        "calibration_error_paper": [0.04, 0.30, 0.20, 0.9],
+        "ece_equal_mass": [0.03, 0.35, 0.10, 0.9],
+        "share_msp_one": [0.0, 0.2, 0.1, 0.9],
+        "overconfidence": [-0.02, 0.3, 0.1, 0.9],
+    })
+    facts = claims.calibration_summary(calibration, tolerance=0.05)
+    assert (facts["n_models"], facts["n_miscalibrated"], facts["verdict"]) == (3, 2, "holds for 2 of 3 models")
+    assert (facts["tolerance"], facts["tolerance_pct"]) == (0.05, 5.0)
+    assert facts["n_overconfident"] == 2
+    assert facts["overconfidence_min"] == pytest.approx(-2.0) and facts["overconfidence_max_model"] == "Mistral 7B"
+    assert (facts["paper_min_model"], facts["ece_max"]) == ("Yi 6B", 0.35)
+    assert (facts["most_ones_model"], facts["most_ones_share"]) == ("Mistral 7B", pytest.approx(20.0))
+    # |paper − ECE|: 0.01, 0.05, 0.10 → SOLAR
+    assert (facts["changed_model"], facts["changed_paper"], facts["changed_ece"]) == ("SOLAR 10.7B", 0.20, 0.10)
+    assert facts["rank_rho"] == pytest.approx(1.0)
+    assert claims.calibration_summary(calibration, tolerance=0.5)["verdict"] == "does not hold for any model"
+
+
+def test_leave_one_out_and_family_trend():
+    models = pd.DataFrame({"model": ["Llama-70b", "Llama-7b", "Llama-13b", "Yi-6b", "Tiny"],
+                           "x": [2.0, 0, 1, 3, 9], "y": [2.0, 0, 1, 10, -9]})
+    loo = claims.leave_one_out(models, "x", "y")
+    assert set(loo["model"]) == {"Llama-70b", "Llama-7b", "Llama-13b", "Yi-6b"}  # Tiny is ours
+    r_all = metrics.correlation([2, 0, 1, 3], [2, 0, 1, 10]).pearson_r
+    yi = loo.set_index("model").loc["Yi-6b"]
+    assert yi["r_without"] == pytest.approx(1.0) and yi["change"] == pytest.approx(1.0 - r_all)
+    assert loo["change"].abs().is_monotonic_decreasing
+    trend = claims.family_trend(models, "Llama 2", ["x", "y"])
+    assert trend["model"].tolist() == ["Llama-7b", "Llama-13b", "Llama-70b"]
+    assert trend["params_b"].tolist() == [7.0, 13.0, 70.0]
+    assert claims.trend_words([1, 2, 3]) == "rises" and claims.trend_words([3, 1]) == "falls"
+    assert claims.trend_words([1, 3, 2]) == "does not move in one direction"
+    assert claims.trend_words([1]) == "cannot be compared"
+    assert claims.describe_family_trend(models.assign(y=[0.5, 3, 4, 0, 0]), "Llama 2", {"x": "x", "y": "y"}) == (
+        "Within Llama 2 (7, 13 and 70 billion parameters), x rises (0.0, 1.0 and 2.0) and y does not move in "
+        "one direction (3.0, 4.0 and 0.5).")
+    assert claims.describe_family_trend(models, "Falcon", {"x": "x"}) == "No Falcon model is in this run."
+
+
+def test_scored_overview_and_the_models_a_chapter_shows():
+    cells = pd.DataFrame({"model": ["Tiny"] * 3 + ["Yi-6b"] * 2, "signal": ["msp", "msp", "max_logit", "msp", "msp"],
+                          "n": [200, 150, 200, 817, 6000], "n_unparseable": [1, 2, 1, 0, 0]})
+    models = pd.DataFrame({"model": ["Yi-6b", "Tiny"], "auroc_msp": [60.0, 52.0],
+                           "n_above_msp": pd.array([2, 0], dtype="Int64"), "n_cells_msp": pd.array([2, 2], dtype="Int64")})
+    row = claims.scored_overview(models, cells).iloc[0]
+    assert (row["name"], row["n_answers"], row["n_per_cell"], row["n_per_cell_paper"]) == ("Tiny", 350, 150, 817)
+    assert row["unparseable_pct"] == pytest.approx(100 * 3 / 350)
+    assert row["chance"] == "not distinguishable from chance" and row["n_paper_lower"] == 0  # Yi 6B: 60 > 52
+    assert claims.models_and_scored(None, ["Tiny", "Yi-6b"]) is None
+    assert claims.models_and_scored(["Yi-6b", "Falcon-7b"], ["zz", "Yi-6b", "Tiny", "Mistral"]) == [
+        "Falcon-7b", "Yi-6b", "Tiny", "zz"]
+    assert claims.models_and_scored("Yi-6b", ["Tiny"]) == ["Yi-6b", "Tiny"]
+
+
+def test_the_verdict_numbers_on_the_real_data(cells, models):
+    per_model = models.reset_index()
+    chance = claims.above_chance(per_model)
+    assert not chance[per_model["model"] == "Falcon-7b"].any() and chance.sum() == 13
+    assert models.loc["Falcon-7b", "n_above_msp"] == 1 and models.loc["Llama3-70b", "n_above_msp"] == 10
+    facts = claims.correctness_summary(per_model, cells)
+    assert (facts["n_supported"], facts["n_above_chance"], facts["n_mean_above"]) == (9, 13, 14)
+    assert (facts["n_logit_models"], facts["n_msp_better"]) == (12, 10)
+    assert (facts["n_cells"], facts["n_below_chance"], facts["n_sidedness_differs"]) == (260, 9, 0)
+    assert facts["not_above_chance"] == "the exception is Falcon 7B"
+    calibration = claims.calibration_summary(per_model)
+    assert (calibration["n_miscalibrated"], calibration["most_ones_model"]) == (13, "Llama 3 70B")
+    assert calibration["changed_model"] == "Llama 3 70B" and round(calibration["rank_rho"], 2) == 0.98

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers.grading import answer_char_index, grade, parse_answer
+from helpers.grading import answer_char_index, grade, letter_period, parse_answer
 
 OPTS4 = ("lightning", "cellular respiration", "air pollution", "condensation")
 
@@ -75,3 +75,13 @@ def test_parse_and_char_index_differ_where_the_paper_does():
 ])
 def test_grade(answer, gold, expected):
     assert grade(answer, gold) == expected
+
+
+@pytest.mark.parametrize("response, n, expected", [
+    ("B. cellular", 4, (0, 1)),
+    ("The molecule is DNA. Or C.", 4, (18, 0)),     # "DNA." holds "A." and comes first
+    ("C. D.", 2, None),                             # only A. and B. count with two options
+    ("A B C", 4, None),                             # bare letters are rule 3, not rule 1
+])
+def test_letter_period(response, n, expected):
+    assert letter_period(response, n) == expected

@@ -67,3 +67,63 @@ def test_counts_with_a_model_missing_a_dataset(small):
     partial = small[~((small.model == "Llama-7b") & (small.dataset == "mmlu"))]
     counts = overview.answer_counts(claims.cell_table(partial))
     assert counts.loc["Llama-7b"].tolist() == [4, 0, 4]
+
+
+def test_pooled_shares(small):
+    cells = claims.cell_table(small)
+    assert overview.unparseable_overall_pct(cells) == pytest.approx(100 / 12)  # one of 12 answers
+    assert overview.share_equal_pct(small.assign(msp=[1.0] * 3 + [0.5] * 9), 1.0) == pytest.approx(25.0)
+    shares = overview.share_above_pct(small, 0.65)
+    # the paper's order; Llama-7b: 0.9 only (1 of 6); Mistral: 0.9, 0.8, 0.7 (3 of 6)
+    assert shares["model"].tolist() == ["Llama-7b", "Mistral"]
+    assert shares["family"].tolist() == ["Llama 2", "Mistral"]
+    assert shares["pct_above"].tolist() == pytest.approx([100 / 6, 50.0])
+    mine = overview.share_above_pct(small.assign(model="mine"), 0.65)
+    assert mine["family"].tolist() == ["ours"] and mine["pct_above"].tolist() == pytest.approx([100 * 4 / 12])
+
+
+def scored(rows):
+    """Scored rows as the cache gives them: (model, dataset, qid, question_id)."""
+    df = pd.DataFrame(rows, columns=["model", "dataset", "qid", "question_id"])
+    return table.conform(df.assign(source="scored", phrasing="first", shots=0, grade="correct", correct=True,
+                                   msp=0.9, max_logit=np.nan))
+
+
+SCORED = scored([
+    ("mine", "arc", 0, "arc/test/Mercury_1"), ("mine", "arc", 1, "arc/train/Mercury_2"),
+    ("mine", "hellaswag", 0, "hellaswag/validation/9916"), ("mine", "hellaswag", 1, "hellaswag/validation/3"),
+    ("mine", "mmlu", 5, "mmlu/test/5727"),
+    ("other", "hellaswag", 0, "hellaswag/train/12"),
+])
+
+
+def test_question_splits_tell_which_positions_are_the_papers_questions():
+    splits = overview.question_splits(SCORED).set_index(["model", "dataset"])
+    assert splits.index.tolist() == [("mine", "arc"), ("mine", "hellaswag"), ("mine", "mmlu"), ("other", "hellaswag")]
+    assert splits["same_split"].tolist() == [True, False, True, True]
+    assert splits.loc[("mine", "hellaswag"), "splits"] == ["validation"]
+    assert splits.loc[("mine", "hellaswag"), "paper_splits"] == ["train"]
+    assert splits.loc[("mine", "arc"), "n_questions"] == 2
+    # restricted to a chapter's selection: only mine's arc
+    within = overview.question_splits(SCORED, within=SCORED[(SCORED["dataset"] == "arc")])
+    assert within[["model", "dataset"]].values.tolist() == [["mine", "arc"]]
+    assert overview.question_splits(SCORED.iloc[:0]).empty
+    with pytest.raises(ValueError, match="question_id"):
+        overview.question_splits(SCORED.drop(columns="question_id"))
+    assert overview.describe_alignment(overview.question_splits(SCORED)) == (
+        "For mine, on ARC-Challenge and MMLU its questions are the paper's at the same positions; on HellaSwag "
+        "it read the validation split, not the paper's train split, so its questions there are other ones. "
+        "For other, on HellaSwag its questions are the paper's at the same positions.")
+    assert overview.describe_alignment(overview.question_splits(SCORED.iloc[:0]), none="None.") == "None."
+
+
+def test_same_questions_leave_out_other_splits(small):
+    pairs = overview.same_questions(SCORED, "mine")
+    assert pairs.values.tolist() == [["arc", 0], ["arc", 1], ["mmlu", 5]]
+    answers = table.combine(small, SCORED.drop(columns="question_id"))
+    joined = overview.on_same_questions(answers, SCORED, "mine")
+    # small: arc qids 0 and 1 of both models (8 rows), mmlu has only qid 0; plus mine's 3 answers
+    assert len(joined) == 8 + 3
+    assert set(zip(joined["dataset"].astype(str), joined["qid"])) == {("arc", 0), ("arc", 1), ("mmlu", 5)}
+    assert joined["dataset"].dtype == answers["dataset"].dtype
+    assert set(joined["model"].cat.categories) == {"Mistral", "Llama-7b", "mine"}

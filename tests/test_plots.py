@@ -90,4 +90,12 @@ def test_auroc_display_tables():
     assert grid.loc["Falcon 7B", "mmlu"] == "51.2 (0/2)" and grid.loc["GPT4 Turbo", "arc"] == "85.0 (2/2)"
     assert plots.auroc_grid_display(per_dataset, "max_logit").index.tolist() == ["Falcon 7B"]
     table = plots.auroc_display(per_dataset.iloc[:2])
-    assert table.loc["GPT4 Turbo", "Max Logit AUROC (p < 1e-4)"] == "–"
+    assert table.loc["GPT4 Turbo", "Max Logit AUROC (p < 10⁻⁴)"] == "–"
+
+
+def test_bold_rows_marks_only_the_given_rows():
+    table = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]}, index=["Yi 6B", "mine (ours; this run)"])
+    html = plots.bold_rows(table, ["mine (ours; this run)"]).to_html()
+    styles = plots.bold_rows(table, ["mine (ours; this run)"])._compute().ctx
+    assert {cell for cell, props in styles.items() if ("font-weight", "bold") in props} == {(1, 0), (1, 1)}
+    assert "font-weight: bold" in html

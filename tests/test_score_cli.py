@@ -48,3 +48,27 @@ def test_scores_real_questions_and_prints_a_summary(tiny_model_dir, datasets_dir
     assert table.n.tolist() == [6, 6]
     assert table.accuracy.tolist() == [round(100 * scored[scored.dataset == d].correct.mean(), 2)
                                        for d in ("arc", "winogrande")]
+
+
+@pytest.mark.slow
+def test_own_model_chapter_scores_without_stderr(tiny_model_dir, published_dir, datasets_dir, tmp_path,
+                                                 monkeypatch):
+    """The own-model chapter scoring a model that is not cached yet: a real run inside the chapter,
+    which the book's runner fails on any stderr output."""
+    import shutil
+    from pathlib import Path
+
+    from helpers import book
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path / "book"
+    shutil.copytree(repo / "notebooks", root / "notebooks")
+    shutil.copy(repo / "_toc.yml", root / "_toc.yml")
+    scores = tmp_path / "scores"
+    monkeypatch.setenv("MSP_SCORES_DIR", str(scores))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    params = {"model": str(tiny_model_dir), "limit": 3, "datasets": ["arc"], "phrasings": ["first"]}
+    assert book.execute("own_model", params, inputs="t", root=root) is True
+    scored = cache.load_scored(scores)
+    assert scored.qid.tolist() == [0, 1, 2] and set(scored.model) == {tiny_model_dir.name}
+    assert book.output_problems(root / "book" / "executed" / "own_model.ipynb") == []

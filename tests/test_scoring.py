@@ -162,6 +162,9 @@ def test_faithful_equals_fast_on_the_tiny_model(tiny_lm, phrasing):
     # the comparison covers letter answers and early stops, not only gibberish
     assert sum(r["grade"] != "unparseable" for r in faithful) >= 10
     assert sum(len(y["response"]) < len(x["response"]) for x, y in zip(faithful, fast)) >= 1
+    # one prompt group per question and a decode batch of 2: the cache-joining and its absence agree
+    small = scoring.score_questions(tiny_lm, questions, phrasing, mode="fast", batch_size=1, decode_batch=2)
+    _same(faithful, small)
 
 
 def test_answer_settled_never_changes_the_answer(tiny_lm):
@@ -257,3 +260,64 @@ def test_smollm2_faithful_equals_fast(datasets_dir, tmp_path):
         faithful = scoring.score_questions(lm, questions, phrasing, mode="faithful", batch_size=8)
         _same(faithful, fast)
         assert sum(r["grade"] != "unparseable" for r in fast) >= 15
+
+
+# ----------------------------------------------------------------------------- the paper's special cases
+
+def test_paper_quirks_keyed_on_checkpoint():
+    falcon = scoring.paper_quirks("tiiuae/falcon-7b-instruct")
+    assert (falcon.paper_key, falcon.raw_prompt, falcon.first_token_confidence) == ("Falcon-7b", True, False)
+    assert scoring.paper_quirks("tiiuae/falcon-40b-instruct").raw_prompt
+    llama3 = scoring.paper_quirks("meta-llama/Meta-Llama-3-8B-Instruct")
+    assert llama3.first_token_confidence and not llama3.raw_prompt
+    assert scoring.paper_quirks("HuggingFaceTB/SmolLM2-135M-Instruct") == scoring.PaperQuirks()
+
+
+def test_falcon_gets_the_raw_prompt_without_its_last_character(tiny_lm):
+    import dataclasses
+
+    q = tiny_questions(1)[0]
+    as_falcon = dataclasses.replace(tiny_lm, spec=dataclasses.replace(
+        tiny_lm.spec, kind="hub", model_id="tiiuae/falcon-7b-instruct"))
+    first = scoring.prompt_text(as_falcon, q, "first")
+    assert first == prompts.build_prompt(q, "first")[:-1] and first.endswith("Response:\n")
+    assert scoring.prompt_text(as_falcon, q, "second") == prompts.build_prompt(q, "second")
+    # the same tokenizer as a local folder: chat template applied, nothing dropped
+    assert scoring.prompt_text(tiny_lm, q, "first") == prompts.chat_text(
+        tiny_lm.tokenizer, prompts.build_prompt(q, "first"))
+
+
+def test_llama3_confidence_is_the_first_generated_token(tiny_lm):
+    q = tiny_questions(1)[0]
+    steps = np.arange(12, dtype=np.float32).reshape(3, 4) / 20
+    response = "I pick B. red"
+    normal = scoring.answer_record(q, response, steps.__getitem__, 3, tiny_lm.tokenizer)
+    first = scoring.answer_record(q, response, steps.__getitem__, 3, tiny_lm.tokenizer, first_token=True)
+    assert normal["answer_token"] > 0 and first["answer_token"] == 0
+    assert first["msp"] == steps[0, 0] and first["max_logit"] == steps[0, 1]
+    none = scoring.answer_record(q, "zzz", steps.__getitem__, 3, tiny_lm.tokenizer, first_token=True)
+    assert none["answer_token"] == -1 and none["msp"] == 0
+
+
+# ----------------------------------------------------------------------------- one-shot and loading
+
+def test_one_shot_prompts_carry_the_example(tiny_lm):
+    questions = tiny_questions(4)
+    examples = {q.question_id: questions[(i + 1) % 4] for i, q in enumerate(questions)}
+    zero = scoring.prompt_ids(tiny_lm, questions, "first")
+    one = scoring.prompt_ids(tiny_lm, questions, "first", examples)
+    text = tiny_lm.tokenizer.decode(one[0])
+    assert "Example question:" in text and "Correct response: " in text and len(one[0]) > len(zero[0])
+    faithful = scoring.score_questions(tiny_lm, questions, "first", mode="faithful", examples=examples)
+    fast = scoring.score_questions(tiny_lm, questions, "first", mode="fast", examples=examples)
+    _same(faithful, fast)
+
+
+def test_loading_writes_nothing_to_stderr(tiny_model_dir, capfd):
+    lm = scoring.load_model(tiny_model_dir, device="cpu")
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert isinstance(lm.load_warnings, list)
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()  # restored afterwards

@@ -40,16 +40,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from helpers import claims
+from helpers import claims, metrics
 from helpers.claims import is_scored, model_order
+# The train/test shuffle uses the paper's seed (METHODS §8.7 step 2); pooling goes block by block,
+# one block per result file.
+from helpers.datasets import BLOCK, SEED
+from helpers.models import display_name
 from helpers.table import SIGNALS
 
-#: seed of the train/test shuffle (METHODS §8.7 step 2; the same seed as the question order)
-SEED = 2549900867
 #: the lowest grid point; the score there is "Base" (no abstention)
 BASE_THRESHOLD = -0.0001
-#: questions per result file: pooling goes block by block
-BLOCK = 500
 #: training-set sizes of the paper: 20 (main tables), 10, and half of the pooled answers
 KS = (20, 10, "half")
 #: points lost per wrong answer: 1 "balanced", 2 "conservative"
@@ -417,6 +417,75 @@ def claim_holds(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> bool:
     if rows.empty:
         raise ValueError(f"no overall rows with k={k!r} and signal={signal!r} in the abstention table")
     return bool((rows["n_loss"] == 0).all() and (rows["mean_gain"] > 0).all())
+
+
+def _overall(table: pd.DataFrame, k: K, signal: str) -> pd.DataFrame:
+    """The paper models' rows of the overall run of one k with the signal's thresholds."""
+    paper = claims.split_scored(table)[0]
+    rows = paper[(paper["k"] == k) & (paper["scope"] == "overall") & (paper["signal"] == signal)]
+    if rows.empty:
+        raise ValueError(f"no overall rows with k={k!r} and signal={signal!r} in the abstention table")
+    return rows
+
+
+def base_gain_correlation(table: pd.DataFrame, k: K = 20, penalty: float = 2,
+                          signal: str = "msp") -> metrics.Correlation:
+    """Correlation across the paper's models of Base and gain (score − Base) in the overall run of
+    one k, penalty and signal (``metrics.correlation``: Pearson and Spearman)."""
+    rows = _overall(table, k, signal)
+    rows = rows[rows["penalty"] == penalty]
+    return metrics.correlation(rows["base_score"], rows["score"] - rows["base_score"])
+
+
+def abstention_summary(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> dict[str, object]:
+    """The numbers of the abstention chapter for one k, over the paper's models (scored models left
+    out), keys suffixed by the penalty name (balanced, conservative):
+
+    overall run with the signal's thresholds (:func:`gain_summary`): n_models_, n_gain_, n_equal_,
+    n_loss_, mean_gain_; against Max Logit thresholds (:func:`signal_wins`): n_both_, msp_higher_;
+    median_pct_ (median % abstained); best_model (highest Base) and best_pct_ (its % abstained);
+    per-dataset runs summed over the datasets: ds_runs_, ds_gain_, ds_loss_. Then n_loss_total
+    (model × penalty pairs below Base overall), larger_gain_rule (the penalty name with the larger
+    mean gain), verdict ('holds' / 'does not hold in full', :func:`claim_holds`) and verdict_detail
+    (the same with its reason: the model × rule pairs below Base, the rules without a positive mean
+    gain), rho_base_gain
+    and base_gain_words (Spearman ρ of Base and gain under the conservative rule, in words by
+    ``claims.describe_correlation``).
+    """
+    summary = gain_summary(table)
+    summary = summary[(summary["k"] == k) & (summary["signal"] == signal)]
+    wins = signal_wins(table)
+    wins = wins[(wins["k"] == k) & (wins["scope"] == "overall")].set_index("penalty")
+    overall_rows = _overall(table, k, signal)
+    best = overall_rows.loc[overall_rows["base_score"].idxmax(), "model"]
+    out: dict[str, object] = {}
+    for penalty, name in PENALTY_NAMES.items():
+        row = summary[(summary["scope"] == "overall") & (summary["penalty"] == penalty)].iloc[0]
+        for column in ("n_models", "n_gain", "n_equal", "n_loss"):
+            out[f"{column}_{name}"] = int(row[column])
+        out[f"mean_gain_{name}"] = float(row["mean_gain"])
+        out[f"n_both_{name}"] = int(wins["n_models"].get(penalty, 0))
+        out[f"msp_higher_{name}"] = int(wins["msp_higher"].get(penalty, 0))
+        pct = overall_rows[overall_rows["penalty"] == penalty].set_index("model")["pct_abstained"]
+        out[f"median_pct_{name}"] = float(pct.median())
+        out[f"best_pct_{name}"] = float(pct[best])
+        runs = summary[(summary["scope"] != "overall") & (summary["penalty"] == penalty)]
+        out[f"ds_runs_{name}"] = int(runs["n_models"].sum())
+        out[f"ds_gain_{name}"] = int(runs["n_gain"].sum())
+        out[f"ds_loss_{name}"] = int(runs["n_loss"].sum())
+    out["best_model"] = display_name(best)
+    out["n_loss_total"] = sum(out[f"n_loss_{name}"] for name in PENALTY_NAMES.values())
+    out["larger_gain_rule"] = max(PENALTY_NAMES.values(), key=lambda name: out[f"mean_gain_{name}"])
+    out["verdict"] = "holds" if claim_holds(table, k, signal) else "does not hold in full"
+    no_gain = [name for name in PENALTY_NAMES.values() if not out[f"mean_gain_{name}"] > 0]
+    reasons = ([f"{out['n_loss_total']} model × rule pair(s) score below Base"] if out["n_loss_total"] else []) + (
+        [f"the mean gain is not positive under the {claims.join_words(no_gain)} rule"] if no_gain else [])
+    out["verdict_detail"] = (f"does not hold in full: {'; '.join(reasons)}" if reasons else
+                             "holds: no model scores below Base and the mean gain is positive under every rule")
+    rho = base_gain_correlation(table, k, 2, signal)
+    out["rho_base_gain"] = rho.spearman_rho
+    out["base_gain_words"] = claims.describe_correlation(rho.spearman_rho, rho.spearman_p)
+    return out
 
 
 def _covered(rows: pd.DataFrame) -> tuple[pd.Series, set[str]]:

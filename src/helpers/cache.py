@@ -10,6 +10,13 @@ while a key is being scored, so two processes on one key take turns instead of w
 releases it when a process dies, even on ``kill -9``. A changed key is a different folder: stale
 answers are never reused.
 
+Which answers the chapters see (:func:`load_scored`): only keys made with the *current method* (prompt
+templates, max new tokens, option-shuffle block and scoring version equal to this code's, see
+:func:`is_current`), and per cell (model, dataset, phrasing, shots) exactly one key, never a mix: the
+current key holding the most answers, ties going to the first folder name. File times play no part
+(on a fresh clone they are checkout times). Run choices that legitimately differ (dtype, 4-bit) are
+distinct current keys; the fuller one is shown.
+
 This module imports no torch: ``load_scored`` serves the chapters.
 """
 
@@ -29,9 +36,16 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import table
+from helpers.datasets import BLOCK
 from helpers.locations import scores_dir as scores_dir_of
 
 MANIFEST = "manifest.json"
+#: the paper's generation length (METHODS §4)
+MAX_NEW_TOKENS = 100
+#: bump when the confidence computation changes, so old caches are not reused
+SCORING_VERSION = 1
+#: settings that define the method; a key whose values differ is stale (not shown)
+METHOD_FIELDS = ("template_hash", "max_new_tokens", "block", "scoring_version")
 LOCK = ".lock"
 _PART = re.compile(r"^part-(\d{6})\.parquet$")
 
@@ -69,6 +83,29 @@ class ScoreKey:
         return f"{safe}__{self.dataset}__{self.phrasing}__{self.shots}shot__{short_hash(self.manifest())}"
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Scoring settings that change answers (they enter the cache key)."""
+
+    max_new_tokens: int = MAX_NEW_TOKENS
+    block: int = BLOCK
+
+    def as_key(self, dtype: str = "auto", load_in_4bit: bool = False) -> dict:
+        """The key's settings: the method (:data:`METHOD_FIELDS`) and the run's numeric choices."""
+        from helpers.prompts import template_hash  # pure module; imported late to keep this one light
+
+        return {"template_hash": template_hash(), "max_new_tokens": self.max_new_tokens,
+                "block": self.block, "dtype": dtype, "load_in_4bit": load_in_4bit,
+                "scoring_version": SCORING_VERSION}
+
+
+def is_current(settings: dict) -> bool:
+    """True if a key's ``settings`` were made with the current method (:data:`METHOD_FIELDS` equal to
+    those of :class:`Settings` defaults and the current prompt templates)."""
+    now = Settings().as_key()
+    return all(settings.get(f) == now[f] for f in METHOD_FIELDS)
+
+
 class ScoreStore:
     """The folder of one key: its chunks, its manifest and its lock."""
 
@@ -97,17 +134,14 @@ class ScoreStore:
                                                                     sort_keys=True)))
 
     def parts(self) -> list[Path]:
-        return sorted(p for p in self.path.glob("part-*.parquet") if _PART.match(p.name))
+        return _parts(self.path)
 
     def read(self) -> pd.DataFrame:
         """All cached answers of this key (one row per question position, first copy kept)."""
         return read_parts(self.parts())
 
     def done_positions(self) -> set[int]:
-        parts = self.parts()
-        if not parts:
-            return set()
-        return set(pd.concat([pd.read_parquet(p, columns=["qid"]) for p in parts]).qid.tolist())
+        return positions_in(self.path)
 
     def write_chunk(self, records: Iterable[dict]) -> Path | None:
         """Append ``records`` as the next part file, atomically. Call while holding ``locked()``."""
@@ -119,6 +153,18 @@ class ScoreStore:
         target = self.path / f"part-{number:06d}.parquet"
         _atomic_write(target, lambda p: frame.to_parquet(p, index=False))
         return target
+
+
+def _parts(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("part-*.parquet") if _PART.match(p.name))
+
+
+def positions_in(folder: Path) -> set[int]:
+    """Question positions answered in a key folder."""
+    parts = _parts(folder)
+    if not parts:
+        return set()
+    return set(pd.concat([pd.read_parquet(p, columns=["qid"]) for p in parts]).qid.tolist())
 
 
 def _atomic_write(target: Path, write) -> None:
@@ -151,20 +197,17 @@ def cached_keys(scores_dir: str | Path | None = None) -> list[tuple[Path, dict]]
     return found
 
 
-def _current(keys: list[tuple[Path, dict]], template_hash: str) -> list[tuple[Path, dict]]:
-    """Keys made with the current prompt templates; per (model, dataset, phrasing, shots) the folder
-    whose newest part is most recent (an older key of the same cell holds superseded answers)."""
-    best: dict[tuple, tuple[float, Path, dict]] = {}
+def _current(keys: list[tuple[Path, dict]]) -> list[tuple[Path, dict]]:
+    """Per cell (model, dataset, phrasing, shots), the one key shown (module docstring): current
+    method, most answers, ties to the first folder name; keys without answers are skipped."""
+    best: dict[tuple, tuple[int, Path, dict]] = {}
     for path, m in keys:
-        if m.get("settings", {}).get("template_hash") != template_hash:
+        if not is_current(m.get("settings", {})):
             continue
-        parts = list(path.glob("part-*.parquet"))
-        if not parts:
-            continue
+        n = len(positions_in(path))
         cell = (m["name"], m["dataset"], m["phrasing"], m["shots"])
-        stamp = max(p.stat().st_mtime for p in parts)
-        if cell not in best or stamp > best[cell][0]:
-            best[cell] = (stamp, path, m)
+        if n and (cell not in best or n > best[cell][0]):
+            best[cell] = (n, path, m)
     return [(path, m) for _, path, m in sorted(best.values(), key=lambda v: str(v[1]))]
 
 
@@ -172,14 +215,17 @@ def load_scored(scores_dir: str | Path | None = None) -> pd.DataFrame:
     """Every cached scored answer as the tidy table (``helpers.table``): ``source='scored'``,
     ``model`` = the readable key (e.g. ``SmolLM2-135M-Instruct``), ``qid`` = position in the paper's
     question order; extra columns (response, parsed letter, option-letter probabilities, model id and
-    revision, ...) kept. Only answers made with the current prompt templates are returned."""
-    from helpers.prompts import template_hash  # pure module; imported late to keep this one light
-
+    revision, ...) kept. One key per cell, made with the current method (module docstring)."""
     frames = []
-    for path, m in _current(cached_keys(scores_dir), template_hash()):
-        frame = read_parts(sorted(p for p in path.glob("part-*.parquet") if _PART.match(p.name)))
+    for path, m in shown_keys(scores_dir):
+        frame = read_parts(_parts(path))
         frames.append(frame.assign(source="scored", model=m["name"], dataset=m["dataset"],
                                    phrasing=m["phrasing"], shots=m["shots"]))
     if not frames:
         return table.conform(pd.DataFrame({c: pd.Series(dtype=object) for c in table.COLUMNS}))
     return table.conform(pd.concat(frames, ignore_index=True))
+
+
+def shown_keys(scores_dir: str | Path | None = None) -> list[tuple[Path, dict]]:
+    """(folder, manifest) of the keys :func:`load_scored` shows: one per cell (module docstring)."""
+    return _current(cached_keys(scores_dir))

