@@ -1,6 +1,6 @@
 """Loader speed: cold parse of all published result files and warm load from the parquet cache.
 
-Targets: cold parse of all files (zero-shot and one-shot) < 10 s, warm load < 1 s, on 2 cores.
+Targets: cold parse of all files (zero-shot and one-shot) < 10 s, warm load < 1 s.
 """
 
 import tempfile
