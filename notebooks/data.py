@@ -28,11 +28,10 @@ from myst_nb import glue
 
 from helpers import claims, overview, plots
 from helpers.answers import load_answers
-from helpers.cache import load_scored
+from helpers.cache import MAX_NEW_TOKENS, load_scored
 from helpers.datasets import Question
-from helpers.models import API_MODELS, PAPER_MODELS, model_table
+from helpers.models import API_MODELS, PAPER_MODELS, display_name, model_table
 from helpers.prompts import build_prompt
-from helpers.scoring import MAX_NEW_TOKENS
 from helpers.table import PHRASINGS
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
@@ -120,7 +119,7 @@ for phrasing in PHRASINGS:
 counts = overview.answer_counts(cells)
 glue("n_answers", int(counts["total"].sum()), display=False)
 glue("n_models", len(counts), display=False)
-counts
+counts.rename(index=display_name)
 
 # %% [markdown]
 # In all, {glue:text}`n_answers:,` answers from {glue:text}`n_models` models.
@@ -138,7 +137,7 @@ for key, value in claims.extremes(accuracy["overall"], "accuracy").items():
 plots.grid_heatmap(accuracy, "accuracy (%)");
 
 # %%
-accuracy.round(1)
+accuracy.rename(index=display_name).round(1)
 
 # %% [markdown]
 # Accuracy ranges from {glue:text}`accuracy_min:.1f`% ({glue:text}`accuracy_min_model`) to
@@ -154,7 +153,7 @@ accuracy.round(1)
 unparseable = overview.unparseable_pct(cells)
 glue("unparseable_overall", overview.unparseable_overall_pct(cells), display=False)
 glue("unparseable_max", float(unparseable["overall"].max()), display=False)
-unparseable.round(2)
+unparseable.rename(index=display_name).round(2)
 
 # %% [markdown]
 # Over all answers, {glue:text}`unparseable_overall:.2f`% are unparseable; no model exceeds
