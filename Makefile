@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 data: $(STAMP)
-	$(BIN)/python -m helpers.published
+	$(BIN)/python -m helpers.data.published
 
 chapters: data
 	$(BIN)/python -m helpers.book run

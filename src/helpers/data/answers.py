@@ -7,9 +7,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from . import table
-from .models import PAPER_MODELS
-from .published import load_published
+from helpers.data import schema
+from helpers.data.published import load_published
+from helpers.data.vocabulary import PAPER_MODELS
 
 
 def select(answers: pd.DataFrame, models: Sequence[str] | None = None,
@@ -38,7 +38,7 @@ def load_answers(published_dir: str | Path | None = None, scores_dir: str | Path
     (``source == 'scored'``), restricted to ``shots``, ``models`` and ``datasets``."""
     parts = [load_published(published_dir, shots=shots)]
     if include_scored:
-        from .cache import load_scored
+        from helpers.data.scores import load_scored
 
         scored = load_scored(scores_dir)
         if shots is not None:
@@ -48,5 +48,5 @@ def load_answers(published_dir: str | Path | None = None, scores_dir: str | Path
             raise ValueError(f"scored answers in {scores_dir or 'the score cache'} use the paper's model "
                              f"key(s) {clash}; score them under another name (--name)")
         if len(scored):
-            parts.append(scored[list(table.COLUMNS)])
-    return select(table.combine(*parts) if len(parts) > 1 else parts[0], models, datasets)
+            parts.append(scored[list(schema.COLUMNS)])
+    return select(schema.combine(*parts) if len(parts) > 1 else parts[0], models, datasets)

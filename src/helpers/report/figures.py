@@ -1,4 +1,4 @@
-"""Figures in one house style, from the small tables of ``helpers.claims``.
+"""Figures in one house style, from the small tables of ``helpers.analysis``.
 
 Every function returns a matplotlib ``Figure``. Models are labelled with their display names; models
 outside the paper's 14 (our scored models) are drawn in black with a star marker so they stand out.
@@ -14,10 +14,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from helpers import claims
-from helpers.claims import is_scored, model_order
-from helpers.models import PAPER_MODELS, display_name
-from helpers.table import DATASETS
+from helpers.analysis.abstention import run_rows
+from helpers.analysis.cells import split_scored
+from helpers.analysis.correlations import linear_fit
+from helpers.data.vocabulary import PAPER_MODELS, SIGNAL_NAMES, display_name, is_scored, model_order
+from helpers.report.words import penalty_name
 
 SCORED_COLOR = "black"
 SCORED_MARKER = "*"
@@ -45,7 +46,7 @@ def model_colors(models: Sequence[str]) -> dict[str, object]:
 
 def reliability_diagram(reliability: pd.DataFrame, title: str | None = None) -> Figure:
     """Fraction correct against mean MSP per bin, one line per model, with the diagonal of perfect
-    calibration (``reliability`` from ``claims.reliability_table``)."""
+    calibration (``reliability`` from ``cells.reliability_table``)."""
     fig, ax = plt.subplots(figsize=(7, 6))
     models = model_order(reliability["model"].unique())
     colors = model_colors(models)
@@ -116,7 +117,7 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
                      ylabel: str | None = None, title: str | None = None) -> Figure:
     """One point per model (labelled), the least-squares line, and Pearson r, its p and n printed.
 
-    Line, r, p and n are the paper's models' (``claims.linear_fit``, ``claims.correlation_table``);
+    Line, r, p and n are the paper's models' (``correlations.linear_fit``, ``correlations.correlation_table``);
     our scored models are drawn as labelled stars next to them but never enter the fit. Models
     lacking x or y are left out.
     """
@@ -130,9 +131,9 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
                    edgecolor="white", linewidth=0.5)
         ax.annotate(display_name(row["model"]), (row[x], row[y]), textcoords="offset points",
                     xytext=(4, 4), fontsize="x-small", fontweight="bold" if scored else "normal")
-    fit = claims.linear_fit(data, x, y)
+    fit = linear_fit(data, x, y)
     if fit is not None:
-        paper = claims.split_scored(data)[0]
+        paper = split_scored(data)[0]
         xs = np.linspace(data[x].min(), data[x].max(), 2)
         ax.plot(xs, fit.intercept + fit.slope * xs, color="grey", linewidth=1.2)
         stats_line = f"Pearson r = {fit.rvalue:.2f}, p = {fit.pvalue:.2g}, n = {len(paper)}"
@@ -144,7 +145,7 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
 
 
 def auroc_dots(model_metrics: pd.DataFrame) -> Figure:
-    """Mean AUROC per model for MSP and Max Logit (``claims.model_metrics``), with the 50% chance line."""
+    """Mean AUROC per model for MSP and Max Logit (``cells.model_metrics``), with the 50% chance line."""
     order = model_order(model_metrics["model"])
     data = model_metrics.set_index("model").reindex(order)
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
@@ -196,45 +197,6 @@ def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 5) -> Fig
     return fig
 
 
-# --- display tables ---------------------------------------------------------------------------
-
-def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
-    """'value (n_sig/n_cells)' strings; '–' where the value is missing (e.g. GPT Max Logit)."""
-    text = [f"{v:.{digits}f} ({s}/{c})" if pd.notna(v) else "–" for v, s, c in zip(value, n_sig, n_cells)]
-    return pd.Series(text, index=value.index, dtype=object)
-
-
-def auroc_display(metrics_table: pd.DataFrame) -> pd.DataFrame:
-    """The paper's AUROC table for display (``claims.model_metrics``): rows = model labels (ours marked),
-    accuracy and, per signal, 'mean AUROC (cells with p < 10⁻⁴ / cells)', the threshold being
-    ``claims.SIGNIFICANCE``."""
-    out = pd.DataFrame({"model": metrics_table["model"].map(claims.model_label),
-                        "accuracy (%)": metrics_table["accuracy"].round(1)})
-    threshold = claims.power_of_ten(claims.SIGNIFICANCE)
-    for signal, name in (("msp", "MSP"), ("max_logit", "Max Logit")):
-        out[f"{name} AUROC (p < {threshold})"] = _with_counts(metrics_table[f"auroc_{signal}"],
-                                                              metrics_table[f"n_sig_{signal}"],
-                                                              metrics_table[f"n_cells_{signal}"])
-    return out.set_index("model")
-
-
-def bold_rows(table: pd.DataFrame, rows: Sequence[object]):
-    """``table`` as a pandas Styler with the rows whose index label is in ``rows`` in bold (e.g. the
-    model a chapter is about)."""
-    rows = set(rows)
-    return table.style.apply(lambda row: ["font-weight: bold" if row.name in rows else ""] * len(row), axis=1)
-
-
-def auroc_grid_display(per_dataset: pd.DataFrame, signal: str = "msp") -> pd.DataFrame:
-    """Model × dataset grid of 'mean AUROC over the phrasings (cells with p < 1e-4 / cells)' for one
-    signal (``claims.model_metrics(cells, by_dataset=True)``); models without the signal left out."""
-    data = per_dataset[per_dataset[f"n_cells_{signal}"] > 0]
-    text = _with_counts(data[f"auroc_{signal}"], data[f"n_sig_{signal}"], data[f"n_cells_{signal}"])
-    grid = data.assign(text=text).pivot(index="model", columns="dataset", values="text")
-    grid = grid.reindex(index=model_order(grid.index), columns=[d for d in DATASETS if d in grid.columns])
-    return grid.rename(index=claims.model_label).rename_axis(index="model", columns=None)
-
-
 # --- the abstention chapter -------------------------------------------------------------------
 
 def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> Figure:
@@ -248,7 +210,6 @@ def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> 
     colors = model_colors(models)
     fig, axes = plt.subplots(len(penalties), len(splits), figsize=(5.2 * len(splits), 3.6 * len(penalties)),
                              sharex=True, squeeze=False)
-    names = {1: "balanced", 2: "conservative"}
     for row, penalty in enumerate(penalties):
         for col, split in enumerate(splits):
             ax = axes[row, col]
@@ -261,7 +222,7 @@ def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> 
                 chosen = line[line["chosen"]]
                 ax.scatter(chosen["threshold"], chosen["score"], color=colors[model], edgecolor="black",
                            marker=SCORED_MARKER if scored else PAPER_MARKER, s=110 if scored else 35, zorder=3)
-            ax.set_title(f"{split}, {names.get(penalty, f'penalty {penalty}')} score")
+            ax.set_title(f"{split}, {penalty_name(penalty)} score")
             ax.set_ylabel("score" if col == 0 else "")
             if row == len(penalties) - 1:
                 ax.set_xlabel(xlabel)
@@ -273,13 +234,11 @@ def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> 
 def abstention_gains(table: pd.DataFrame, k=20, scope: str = "overall") -> Figure:
     """Per model, score minus Base with the learnt MSP and Max Logit thresholds (one panel per
     penalty) for one run of ``abstention.abstention_table``; zero = no better than always answering."""
-    rows = table[(table["k"] == k) & (table["scope"] == scope)]
-    data = rows.assign(gain=rows["score"] - rows["base_score"],
-                       signal=rows["signal"].map({"msp": "MSP", "max_logit": "Max Logit"}),
-                       label=rows["model"].map(display_name),
-                       setting=rows["penalty"].map({1: "balanced", 2: "conservative"}))
+    rows = run_rows(table, k, scope)
+    data = rows.assign(gain=rows["score"] - rows["base_score"], signal=rows["signal"].map(SIGNAL_NAMES),
+                       label=rows["model"].map(display_name), setting=rows["penalty"].map(penalty_name))
     order = [display_name(m) for m in model_order(data["model"].unique())]
-    signals = [s for s in ("MSP", "Max Logit") if s in set(data["signal"])]
+    signals = [s for s in SIGNAL_NAMES.values() if s in set(data["signal"])]
     grid = sns.catplot(data=data, y="label", x="gain", hue="signal", col="setting", kind="point",
                        order=order, hue_order=signals, linestyle="none",
                        dodge=0.3 if len(signals) > 1 else False, markers=["o", "D"][:len(signals)],

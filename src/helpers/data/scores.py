@@ -35,17 +35,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import table
-from helpers.datasets import BLOCK
-from helpers.locations import scores_dir as scores_dir_of
+from helpers.data import schema
+from helpers.data.locations import scores_dir as scores_dir_of
+from helpers.data.method import is_current
+from helpers.data.vocabulary import DATASETS, PHRASINGS
 
 MANIFEST = "manifest.json"
-#: the paper's generation length (METHODS §4)
-MAX_NEW_TOKENS = 100
-#: bump when the confidence computation changes, so old caches are not reused
-SCORING_VERSION = 1
-#: settings that define the method; a key whose values differ is stale (not shown)
-METHOD_FIELDS = ("template_hash", "max_new_tokens", "block", "scoring_version")
 LOCK = ".lock"
 _PART = re.compile(r"^part-(\d{6})\.parquet$")
 
@@ -70,10 +65,10 @@ class ScoreKey:
     settings: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.dataset not in table.DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; valid: {', '.join(table.DATASETS)}")
-        if self.phrasing not in table.PHRASINGS:
-            raise ValueError(f"unknown phrasing {self.phrasing!r}; valid: {', '.join(table.PHRASINGS)}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
+        if self.phrasing not in PHRASINGS:
+            raise ValueError(f"unknown phrasing {self.phrasing!r}; valid: {', '.join(PHRASINGS)}")
 
     def manifest(self) -> dict:
         return asdict(self)
@@ -81,29 +76,6 @@ class ScoreKey:
     def dirname(self) -> str:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.name)
         return f"{safe}__{self.dataset}__{self.phrasing}__{self.shots}shot__{short_hash(self.manifest())}"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Scoring settings that change answers (they enter the cache key)."""
-
-    max_new_tokens: int = MAX_NEW_TOKENS
-    block: int = BLOCK
-
-    def as_key(self, dtype: str = "auto", load_in_4bit: bool = False) -> dict:
-        """The key's settings: the method (:data:`METHOD_FIELDS`) and the run's numeric choices."""
-        from helpers.prompts import template_hash  # pure module; imported late to keep this one light
-
-        return {"template_hash": template_hash(), "max_new_tokens": self.max_new_tokens,
-                "block": self.block, "dtype": dtype, "load_in_4bit": load_in_4bit,
-                "scoring_version": SCORING_VERSION}
-
-
-def is_current(settings: dict) -> bool:
-    """True if a key's ``settings`` were made with the current method (:data:`METHOD_FIELDS` equal to
-    those of :class:`Settings` defaults and the current prompt templates)."""
-    now = Settings().as_key()
-    return all(settings.get(f) == now[f] for f in METHOD_FIELDS)
 
 
 class ScoreStore:
@@ -222,8 +194,8 @@ def load_scored(scores_dir: str | Path | None = None) -> pd.DataFrame:
         frames.append(frame.assign(source="scored", model=m["name"], dataset=m["dataset"],
                                    phrasing=m["phrasing"], shots=m["shots"]))
     if not frames:
-        return table.conform(pd.DataFrame({c: pd.Series(dtype=object) for c in table.COLUMNS}))
-    return table.conform(pd.concat(frames, ignore_index=True))
+        return schema.conform(pd.DataFrame({c: pd.Series(dtype=object) for c in schema.COLUMNS}))
+    return schema.conform(pd.concat(frames, ignore_index=True))
 
 
 def shown_keys(scores_dir: str | Path | None = None) -> list[tuple[Path, dict]]:

@@ -8,33 +8,12 @@ chat template (METHODS §3, ``generate_text.py:Generator.prepare_for_chat``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
-from string import ascii_uppercase
 
-from helpers.datasets import Question
-from helpers.table import PHRASINGS
-
-LETTERS = ascii_uppercase
-
-#: instruction + ``{context}`` + question block; note the 12-space line and the trailing newlines
-TEMPLATES: dict[str, str] = {
-    "first": ("Below is a multiple-choice question. Choose the letter which best answers the question. "
-              "Keep your response as brief as possible; just state the letter corresponding to your "
-              "answer, followed by a period, with no explanation. {context}\n            \n"
-              "{question}\n\nResponse:\n\n"),
-    "second": ("You will be asked a multiple-choice question. Respond with the letter which corresponds "
-               "to the correct answer, followed by a period. There is no need to provide an explanation, "
-               "so your response should be very short. {context}\n\n{question}\n\nAnswer:\n"),
-}
-ZERO_SHOT_CONTEXT: dict[str, str] = {"first": "\n\nQuestion:", "second": "Now here is the question:"}
-ONE_SHOT_CONTEXT = ("\n\nFirst, here is an example question and the corresponding correct response."
-                    "\n\nExample question:\n{example}\nCorrect response: {letter}.\n\n"
-                    "Now for the actual question:")
-OPTION_LINE = "{letter}. {option}"
-#: models whose first-phrasing prompt loses its last newline (the paper's Falcon-7b special case)
-DROP_LAST_CHAR = ("Falcon-7b",)
+from helpers.data.datasets import Question
+from helpers.data.method import (DROP_LAST_CHAR, LETTERS, ONE_SHOT_CONTEXT, OPTION_LINE, TEMPLATES,
+                                 ZERO_SHOT_CONTEXT)
+from helpers.data.vocabulary import PHRASINGS
 
 
 def question_block(q: Question) -> str:
@@ -64,9 +43,3 @@ def chat_text(tokenizer, prompt: str) -> str:
         return prompt
     return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
-
-
-def template_hash() -> str:
-    """12 hex digits of SHA-256 over every template string; changes whenever a prompt would change."""
-    parts = [TEMPLATES, ZERO_SHOT_CONTEXT, ONE_SHOT_CONTEXT, OPTION_LINE, LETTERS, DROP_LAST_CHAR]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]

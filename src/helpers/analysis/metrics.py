@@ -17,12 +17,20 @@ from sklearn.metrics import roc_auc_score
 Binning = Literal["quantile", "uniform"]
 
 
-def _arrays(conf, correct) -> tuple[np.ndarray, np.ndarray]:
+def paired(conf, correct, *, nonempty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The one validator of paired inputs: ``conf`` as float64 and ``correct`` as bool arrays,
+    1-d and equally long (and not empty if ``nonempty``); ``ValueError`` saying which rule failed.
+
+    >>> paired([0.9, 0.4], [1, 0])
+    (array([0.9, 0.4]), array([ True, False]))
+    """
     conf = np.asarray(conf, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
     if conf.shape != correct.shape or conf.ndim != 1:
         raise ValueError(f"conf and correct must be 1-d and equally long, "
                          f"got shapes {conf.shape} and {correct.shape}")
+    if nonempty and conf.size == 0:
+        raise ValueError("conf and correct must not be empty")
     return conf, correct
 
 
@@ -41,7 +49,7 @@ def auroc_pct(conf, correct) -> float:
     Ties in ``conf`` count 1/2, so it equals 100 × U / (n_correct × n_wrong) of the Mann-Whitney
     test. Undefined, hence NaN, when all answers are correct or all are wrong.
     """
-    conf, correct = _arrays(conf, correct)
+    conf, correct = paired(conf, correct)
     if correct.all() or not correct.any():
         return float("nan")
     return float(100 * roc_auc_score(correct, conf))
@@ -64,7 +72,7 @@ def mann_whitney(conf, correct) -> MannWhitney:
     U counts pairs (correct, wrong) with the correct answer more confident, ties 1/2.
     All NaN when all answers are correct or all are wrong.
     """
-    conf, correct = _arrays(conf, correct)
+    conf, correct = paired(conf, correct)
     if correct.all() or not correct.any():
         return MannWhitney(float("nan"), float("nan"), float("nan"))
     x, y = conf[correct], conf[~correct]
@@ -104,7 +112,7 @@ def reliability_bins(conf, correct, bins: Binning = "quantile", n_bins: int = 10
     bin. Columns: bin, lower, upper, count, mean_conf, frac_correct (NaN for empty bins; all
     ``n_bins`` rows are returned).
     """
-    conf, correct = _arrays(conf, correct)
+    conf, correct = paired(conf, correct)
     edges = bin_edges(conf, bins, n_bins)
     idx = np.searchsorted(edges, conf, side="right") - 1
     if last_bin_closed:

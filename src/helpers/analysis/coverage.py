@@ -1,39 +1,18 @@
-"""What the data hold: datasets, answer counts, accuracy and unparseable shares per model × dataset."""
+"""What the data hold: answer counts, accuracy and unparseable shares per model × dataset, and which
+split a scored model's questions came from."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from . import metrics
-from .claims import dataset_order, is_scored, join_words, model_order
-from .datasets import HUB
-from .models import display_name, model_table
-from .table import DATASETS
-
-#: display names and options per question of the five datasets (METHODS §2)
-DATASET_INFO = {
-    "arc": ("ARC-Challenge", "3–5"),
-    "hellaswag": ("HellaSwag", "4"),
-    "mmlu": ("MMLU", "4"),
-    "truthfulqa": ("TruthfulQA", "2–13"),
-    "winogrande": ("WinoGrande", "2"),
-}
+from helpers.analysis import metrics
+from helpers.data.vocabulary import DATASET_REGISTRY, DATASETS, dataset_order, is_scored, model_order, model_table
 
 
-def dataset_table(answers: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset: name, Hugging Face id/config/splits the paper used, options per question, and the
-    number of distinct questions the answers cover (``qid`` values)."""
-    questions = answers.groupby("dataset", observed=True)["qid"].nunique()
-    rows = []
-    for key in DATASETS:
-        if key not in questions:
-            continue
-        spec = HUB[key]
-        name, options = DATASET_INFO[key]
-        rows.append({"dataset": key, "name": name,
-                     "source": spec.hf_id + (f" / {spec.config}" if spec.config else ""),
-                     "splits": " + ".join(spec.splits), "options": options, "questions": int(questions[key])})
-    return pd.DataFrame(rows)
+def question_counts(answers: pd.DataFrame) -> pd.Series:
+    """Distinct questions (``qid`` values) per dataset present, in the paper's order."""
+    counts = answers.groupby("dataset", observed=True)["qid"].nunique()
+    return counts.reindex([d for d in DATASETS if d in counts.index]).astype(int)
 
 
 def per_model_dataset(cells: pd.DataFrame, column: str, how: str = "mean") -> pd.DataFrame:
@@ -74,7 +53,7 @@ def share_equal_pct(answers: pd.DataFrame, value: float = 1.0, signal: str = "ms
 
 
 def share_above_pct(answers: pd.DataFrame, threshold: float, signal: str = "msp") -> pd.DataFrame:
-    """Per model (display order): its family (``helpers.models``; 'ours' for ours) and the percentage
+    """Per model (display order): its family (``vocabulary.model_table``; 'ours' for ours) and the percentage
     of its answers whose ``signal`` is strictly above ``threshold``."""
     model = answers["model"].astype(str)
     pct = 100 * (answers[signal] > threshold).groupby(model).mean()
@@ -92,7 +71,7 @@ def accuracy_grid(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _split(question_id: str) -> str:
-    """The split of a question id ``{dataset}/{split}/{key}`` (``helpers.datasets``)."""
+    """The split of a question id ``{dataset}/{split}/{key}`` (``helpers.data.datasets``)."""
     parts = str(question_id).split("/")
     if len(parts) < 3:
         raise ValueError(f"question_id {question_id!r} is not of the form dataset/split/key")
@@ -101,7 +80,7 @@ def _split(question_id: str) -> str:
 
 def question_splits(answers: pd.DataFrame, within: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per scored model × dataset of ``answers`` (scored rows with their ``question_id``, as
-    ``cache.load_scored`` gives them): n_questions (distinct positions ``qid``), splits (the splits
+    ``scores.load_scored`` gives them): n_questions (distinct positions ``qid``), splits (the splits
     its questions came from), paper_splits (the splits the paper used, METHODS §2) and same_split:
     True when every question came from the paper's splits, so that position *i* in the reproduced
     shuffled order is the paper's question *i* (False e.g. for HellaSwag read from its validation
@@ -122,7 +101,7 @@ def question_splits(answers: pd.DataFrame, within: pd.DataFrame | None = None) -
     rows = []
     for (model, dataset), part in scored.groupby(["model", "dataset"], sort=False):
         splits = sorted(set(part["split"]))
-        paper = list(HUB[dataset].splits)
+        paper = list(DATASET_REGISTRY[dataset].splits)
         rows.append((model, dataset, part["qid"].nunique(), splits, paper, set(splits) <= set(paper)))
     out = pd.DataFrame(rows, columns=columns)
     order = {m: i for i, m in enumerate(model_order(out["model"]))}
@@ -140,23 +119,6 @@ def same_questions(answers: pd.DataFrame, model: str) -> pd.DataFrame:
     rows = answers[(answers["model"].astype(str) == model) & answers["dataset"].astype(str).isin(aligned)]
     pairs = pd.DataFrame({"dataset": rows["dataset"].astype(str), "qid": rows["qid"].to_numpy()})
     return pairs.drop_duplicates().reset_index(drop=True)
-
-
-def describe_alignment(splits: pd.DataFrame, none: str = "") -> str:
-    """One sentence per scored model of :func:`question_splits`: on which datasets its question
-    positions are the paper's questions, and on which they are not, and why (another split)."""
-    if splits.empty:
-        return none
-    names = {key: info[0] for key, info in DATASET_INFO.items()}
-    sentences = []
-    for model, part in splits.groupby("model", sort=False):
-        same = [names.get(d, d) for d in part.loc[part["same_split"], "dataset"]]
-        other = [f"on {names.get(r.dataset, r.dataset)} it read the {join_words(r.splits)} split, not the "
-                 f"paper's {join_words(r.paper_splits)} split, so its questions there are other ones"
-                 for r in part[~part["same_split"]].itertuples()]
-        clauses = ([f"on {join_words(same)} its questions are the paper's at the same positions"] if same else [])
-        sentences.append(f"For {display_name(model)}, {'; '.join(clauses + other)}.")
-    return " ".join(sentences)
 
 
 def on_same_questions(answers: pd.DataFrame, scored: pd.DataFrame, model: str) -> pd.DataFrame:

@@ -9,11 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DATASETS = ("arc", "hellaswag", "mmlu", "truthfulqa", "winogrande")
-PHRASINGS = ("first", "second")
-GRADES = ("correct", "wrong", "unparseable")
-SOURCES = ("published", "scored")
-SIGNALS = ("msp", "max_logit")
+from helpers.data.vocabulary import DATASETS, GRADES, PHRASINGS, SOURCES
 
 #: column -> dtype of the tidy table (categoricals keep 1.9 M rows small).
 COLUMNS: dict[str, object] = {

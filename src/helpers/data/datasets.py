@@ -36,12 +36,9 @@ from functools import lru_cache
 from pathlib import Path
 from string import ascii_uppercase
 
-from helpers.table import DATASETS
+from helpers.data.method import BLOCK, SEED
+from helpers.data.vocabulary import DATASET_REGISTRY, DATASETS
 
-#: the paper's seed for the question order and the option shuffles
-SEED = 2549900867
-#: questions per process in the published runs (file names ``q0to500``, ``q500to1000``, ...)
-BLOCK = 500
 #: ``source`` value that forces the online Hugging Face path even when ``MSP_DATASETS_DIR`` is set
 ONLINE = "huggingface"
 #: environment variable naming the local folder used when ``source`` is None
@@ -58,26 +55,6 @@ class Question:
     question: str
     options: tuple[str, ...]
     gold: int               # index of the correct option in ``options``
-
-
-@dataclass(frozen=True)
-class HubSpec:
-    """Where the paper loaded a dataset from and how many of its shuffled questions it used."""
-
-    hf_id: str
-    config: str | None
-    splits: tuple[str, ...]
-    used: int | None        # None = all
-
-
-#: METHODS §2, ``take_qa_test.py:Test.__init__``
-HUB: dict[str, HubSpec] = {
-    "arc": HubSpec("ai2_arc", "ARC-Challenge", ("train", "test", "validation"), None),
-    "hellaswag": HubSpec("Rowan/hellaswag", None, ("train",), 6000),
-    "mmlu": HubSpec("cais/mmlu", "all", ("test",), 6000),
-    "truthfulqa": HubSpec("truthful_qa", "multiple_choice", ("validation",), None),
-    "winogrande": HubSpec("winogrande", "winogrande_debiased", ("train", "validation"), 6000),
-}
 
 
 class DatasetSubstitutionWarning(UserWarning):
@@ -161,7 +138,7 @@ def _hub_rows(dataset: str) -> Rows:
     """
     import datasets  # heavy import, only for the online path
 
-    spec = HUB[dataset]
+    spec = DATASET_REGISTRY[dataset]
     for split in spec.splits:
         args = (spec.hf_id,) if spec.config is None else (spec.hf_id, spec.config)
         for i, row in enumerate(datasets.load_dataset(*args, split=split)):
@@ -341,7 +318,7 @@ def dataset_size(dataset: str, *, source: str | Path | None = None) -> int:
 
 def n_questions(dataset: str, *, source: str | Path | None = None) -> int:
     """How many questions of ``dataset`` the paper's runs cover (the first 6000, or all)."""
-    size, used = dataset_size(dataset, source=source), HUB[dataset].used
+    size, used = dataset_size(dataset, source=source), DATASET_REGISTRY[dataset].used
     return size if used is None else min(used, size)
 
 

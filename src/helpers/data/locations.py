@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def repository_root() -> Path:
-    """The repository holding this package (``src/helpers`` is two levels below it)."""
-    return Path(__file__).resolve().parents[2]
+    """The repository holding this package (this file is ``src/helpers/data/locations.py``)."""
+    return Path(__file__).resolve().parents[3]
 
 
 def data_dir() -> Path:

@@ -17,7 +17,7 @@ The overall tables share one threshold per model × signal × penalty across the
 per-dataset tables come from runs restricted to one dataset. Unparseable answers are wrong with
 confidence 0 (METHODS §5): they stay in every denominator and are abstained on at any threshold > 0.
 
-Additions for our scored models (``claims.is_scored``), none of which changes a paper number:
+Additions for our scored models (``vocabulary.is_scored``), none of which changes a paper number:
 
 - the grid's maximum M is taken from the paper models' training answers whenever any are in scope,
   so a model of ours is placed on the paper's grid (its own chosen thresholds only add test-grid
@@ -40,27 +40,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from helpers import claims, metrics
-from helpers.claims import is_scored, model_order
+from helpers.analysis import metrics
+from helpers.analysis.cells import split_scored
 # The train/test shuffle uses the paper's seed (METHODS §8.7 step 2); pooling goes block by block,
 # one block per result file.
-from helpers.datasets import BLOCK, SEED
-from helpers.models import display_name
-from helpers.table import SIGNALS
+from helpers.data.method import BLOCK, SEED
+from helpers.data.vocabulary import PENALTIES, SIGNALS, dataset_order, is_scored, model_order
 
 #: the lowest grid point; the score there is "Base" (no abstention)
 BASE_THRESHOLD = -0.0001
 #: training-set sizes of the paper: 20 (main tables), 10, and half of the pooled answers
 KS = (20, 10, "half")
-#: points lost per wrong answer: 1 "balanced", 2 "conservative"
-PENALTIES = (1, 2)
-PENALTY_NAMES = {1: "balanced", 2: "conservative"}
 #: columns of :func:`abstention_table` (abstention.csv has all but ``datasets``)
 TABLE_COLUMNS = ["k", "scope", "penalty", "model", "signal", "datasets", "threshold", "base_score",
                  "score", "pct_abstained"]
 
 K = int | Literal["half"]
-#: pooled, split answers: (model, dataset) -> ((train correct, train conf), (test correct, test conf))
+#: pooled, split answers: (model, dataset) -> ((train conf, train correct), (test conf, test correct))
 Splits = dict[tuple[str, str], tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]
 
 
@@ -127,19 +123,16 @@ def n_train(k: K, n: int) -> int:
     return int(size)
 
 
-def train_test_split(correct, conf, k: K, seed: int = SEED):
-    """((train correct, train conf), (test correct, test conf)) of pooled answers (METHODS §8.7 step 2).
+def train_test_split(conf, correct, k: K, seed: int = SEED):
+    """((train conf, train correct), (test conf, test correct)) of pooled answers (METHODS §8.7 step 2).
 
     Shuffled with :func:`split_permutation`; the first k (:func:`n_train`) answers train.
     """
-    correct = np.asarray(correct, dtype=bool)
-    conf = np.asarray(conf, dtype=np.float64)
-    if correct.shape != conf.shape or correct.ndim != 1:
-        raise ValueError(f"correct and conf must be 1-d and equally long, got {correct.shape}, {conf.shape}")
+    conf, correct = metrics.paired(conf, correct)
     order = split_permutation(len(conf), seed)
     cut = n_train(k, len(conf))
     train, test = order[:cut], order[cut:]
-    return (correct[train], conf[train]), (correct[test], conf[test])
+    return (conf[train], correct[train]), (conf[test], correct[test])
 
 
 def _n_below(sorted_values: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -155,11 +148,7 @@ def score(conf, correct, threshold, penalty: float = 1):
     stay in N. Unparseable answers are wrong (conf 0). ``threshold`` may be a scalar or an array
     (one score per threshold).
     """
-    conf = np.asarray(conf, dtype=np.float64)  # float64 thresholds must not be rounded to float32
-    correct = np.asarray(correct, dtype=bool)
-    if conf.shape != correct.shape or conf.ndim != 1 or conf.size == 0:
-        raise ValueError(f"conf and correct must be 1-d, non-empty and equally long, "
-                         f"got {conf.shape}, {correct.shape}")
+    conf, correct = metrics.paired(conf, correct, nonempty=True)  # float64: thresholds are not rounded
     t = np.asarray(threshold, dtype=np.float64)
     n_right = correct.sum() - _n_below(np.sort(conf[correct]), t)
     n_wrong = (~correct).sum() - _n_below(np.sort(conf[~correct]), t)
@@ -218,15 +207,15 @@ def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) ->
                              f"model {model!r} on {dataset!r}")
         if len(conf) <= (1 if k == "half" else k):
             continue
-        out[(str(model), str(dataset))] = train_test_split(group["correct"].to_numpy(), conf, k, seed)
+        out[(str(model), str(dataset))] = train_test_split(conf, group["correct"].to_numpy(), k, seed)
     return out
 
 
 def _mean_curves(parts: Sequence[tuple[np.ndarray, np.ndarray]], thresholds: np.ndarray,
                  penalty: float) -> tuple[np.ndarray, np.ndarray]:
     """Score and % abstained at each threshold, averaged unweighted over a model's datasets."""
-    scores = np.mean([score(conf, correct, thresholds, penalty) for correct, conf in parts], axis=0)
-    pct = np.mean([pct_abstained(conf, thresholds) for _, conf in parts], axis=0)
+    scores = np.mean([score(conf, correct, thresholds, penalty) for conf, correct in parts], axis=0)
+    pct = np.mean([pct_abstained(conf, thresholds) for conf, _ in parts], axis=0)
     return scores, pct
 
 
@@ -250,7 +239,7 @@ def grid_models(answers: pd.DataFrame) -> set[str] | None:
 def _max_conf(parts_by_model: dict[str, list], models: set[str] | None) -> float:
     """Largest confidence of the given models' answers (all models if none of them is in scope)."""
     chosen = [m for m in parts_by_model if models is None or m in models] or list(parts_by_model)
-    return max(conf.max() for m in chosen for _, conf in parts_by_model[m])
+    return max(conf.max() for m in chosen for conf, _ in parts_by_model[m])
 
 
 def _run(splits: Splits, datasets: Sequence[str], penalty: float, reference: set[str] | None = None):
@@ -314,7 +303,7 @@ def abstention_curves(answers: pd.DataFrame, signal: str, k: K = 20, penalty: fl
 
 
 def _datasets(splits: Splits) -> list[str]:
-    return claims.dataset_order(ds for _, ds in splits)
+    return dataset_order(ds for _, ds in splits)
 
 
 def abstention_table(answers: pd.DataFrame, ks: Sequence[K] = KS,
@@ -349,42 +338,26 @@ def abstention_table(answers: pd.DataFrame, ks: Sequence[K] = KS,
     return out[TABLE_COLUMNS].reset_index(drop=True)
 
 
-SIGNAL_NAMES = {"msp": "MSP", "max_logit": "Max Logit"}
-
-
-def paper_layout(table: pd.DataFrame, k: K = 20, scope: str = "overall",
-                 value: Literal["score", "pct_abstained"] = "score",
-                 decimals: int | None = None) -> pd.DataFrame:
-    """One run of :func:`abstention_table` in the paper's layout: a row per model (keys, display
-    order); columns (Balanced | Conservative) × (Base, MSP, Max Logit) for ``value="score"``, or
-    × (MSP, Max Logit) for ``"pct_abstained"`` (Base never abstains). NaN where a model lacks a signal.
-    ``decimals``: round as printed (−0.0 shown as 0.0).
-    """
-    rows = table[(table["k"] == k) & (table["scope"] == scope)]
-    if rows.empty:
-        raise ValueError(f"no rows with k={k!r} and scope={scope!r} in the abstention table")
-    wide = rows.pivot_table(index="model", columns=["penalty", "signal"], values=value, aggfunc="first")
-    base = rows[rows["signal"] == "msp"].pivot_table(index="model", columns="penalty", values="base_score",
-                                                     aggfunc="first")
-    columns = {}
-    for penalty in sorted(rows["penalty"].unique()):
-        setting = PENALTY_NAMES.get(penalty, f"penalty {penalty}").capitalize()
-        if value == "score":
-            columns[(setting, "Base")] = base.get(penalty)
-        for signal in SIGNALS:
-            columns[(setting, SIGNAL_NAMES[signal])] = wide.get((penalty, signal))
-    out = pd.DataFrame({c: s for c, s in columns.items() if s is not None}).reindex(model_order(wide.index))
-    out.columns = pd.MultiIndex.from_tuples(out.columns)
-    if decimals is not None:
-        out = out.round(decimals) + 0.0  # adding 0.0 turns -0.0 into 0.0
-    return out.rename_axis(index="model")
+def run_rows(table: pd.DataFrame, k: K | None = None, scope: str | None = None, signal: str | None = None,
+             penalty: float | None = None) -> pd.DataFrame:
+    """The rows of :func:`abstention_table` of one run: those matching every argument that is not
+    None. Raises ``ValueError`` naming the arguments when no row matches."""
+    wanted = {"k": k, "scope": scope, "signal": signal, "penalty": penalty}
+    keep = np.ones(len(table), dtype=bool)
+    for column, value in wanted.items():
+        if value is not None:
+            keep &= (table[column] == value).to_numpy()
+    if not keep.any():
+        given = ", ".join(f"{c}={v!r}" for c, v in wanted.items() if v is not None)
+        raise ValueError(f"no rows with {given} in the abstention table")
+    return table[keep]
 
 
 def gain_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per k × scope × penalty × signal: how many of the paper's models score above, equal to or below
     Base with the learnt threshold, their mean gain (score − Base, points), and how many never abstain
     (t = −0.0001). Our scored models are left out (:func:`scored_abstention` shows them)."""
-    table = claims.split_scored(table)[0]
+    table = split_scored(table)[0]
     gain = table.assign(gain=table["score"] - table["base_score"])
     keys = ["k", "scope", "penalty", "signal"]
     out = gain.groupby(keys, sort=False).agg(
@@ -398,7 +371,7 @@ def gain_summary(table: pd.DataFrame) -> pd.DataFrame:
 def signal_wins(table: pd.DataFrame) -> pd.DataFrame:
     """Per k × scope × penalty: among the paper's models with both signals, how many score higher with
     MSP than with Max Logit thresholds, how many lower, how many tie (scored models left out)."""
-    paper = claims.split_scored(table)[0]
+    paper = split_scored(table)[0]
     wide = paper.pivot_table(index=["k", "scope", "penalty", "model"], columns="signal", values="score",
                              aggfunc="first", sort=False).reindex(columns=list(SIGNALS)).dropna()
     diff = wide["msp"] - wide["max_logit"]
@@ -413,122 +386,94 @@ def claim_holds(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> bool:
     """The paper's abstention claim for one k: in the overall run, with the signal's learnt thresholds
     no paper model scores below Base under any penalty, and their mean gain is positive under each."""
     summary = gain_summary(table)
-    rows = summary[(summary["k"] == k) & (summary["scope"] == "overall") & (summary["signal"] == signal)]
-    if rows.empty:
-        raise ValueError(f"no overall rows with k={k!r} and signal={signal!r} in the abstention table")
+    rows = run_rows(summary, k, "overall", signal)
     return bool((rows["n_loss"] == 0).all() and (rows["mean_gain"] > 0).all())
-
-
-def _overall(table: pd.DataFrame, k: K, signal: str) -> pd.DataFrame:
-    """The paper models' rows of the overall run of one k with the signal's thresholds."""
-    paper = claims.split_scored(table)[0]
-    rows = paper[(paper["k"] == k) & (paper["scope"] == "overall") & (paper["signal"] == signal)]
-    if rows.empty:
-        raise ValueError(f"no overall rows with k={k!r} and signal={signal!r} in the abstention table")
-    return rows
 
 
 def base_gain_correlation(table: pd.DataFrame, k: K = 20, penalty: float = 2,
                           signal: str = "msp") -> metrics.Correlation:
     """Correlation across the paper's models of Base and gain (score − Base) in the overall run of
     one k, penalty and signal (``metrics.correlation``: Pearson and Spearman)."""
-    rows = _overall(table, k, signal)
-    rows = rows[rows["penalty"] == penalty]
+    rows = run_rows(split_scored(table)[0], k, "overall", signal, penalty)
     return metrics.correlation(rows["base_score"], rows["score"] - rows["base_score"])
 
 
-def abstention_summary(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> dict[str, object]:
+def abstention_numbers(table: pd.DataFrame, k: K = 20, signal: str = "msp") -> dict[str, object]:
     """The numbers of the abstention chapter for one k, over the paper's models (scored models left
-    out), keys suffixed by the penalty name (balanced, conservative):
+    out), keys suffixed by the penalty (1, 2):
 
-    overall run with the signal's thresholds (:func:`gain_summary`): n_models_, n_gain_, n_equal_,
-    n_loss_, mean_gain_; against Max Logit thresholds (:func:`signal_wins`): n_both_, msp_higher_;
-    median_pct_ (median % abstained); best_model (highest Base) and best_pct_ (its % abstained);
-    per-dataset runs summed over the datasets: ds_runs_, ds_gain_, ds_loss_. Then n_loss_total
-    (model × penalty pairs below Base overall), larger_gain_rule (the penalty name with the larger
-    mean gain), verdict ('holds' / 'does not hold in full', :func:`claim_holds`) and verdict_detail
-    (the same with its reason: the model × rule pairs below Base, the rules without a positive mean
-    gain), rho_base_gain
-    and base_gain_words (Spearman ρ of Base and gain under the conservative rule, in words by
-    ``claims.describe_correlation``).
+    overall run with the signal's thresholds (:func:`gain_summary`): n_models_p, n_gain_p, n_equal_p,
+    n_loss_p, mean_gain_p; against Max Logit thresholds (:func:`signal_wins`): n_both_p,
+    msp_higher_p; median_pct_p (median % abstained); best_model (key of the highest Base) and
+    best_pct_p (its % abstained); per-dataset runs summed over the datasets: ds_runs_p, ds_gain_p,
+    ds_loss_p. Then n_loss_total (model × penalty pairs below Base overall), holds
+    (:func:`claim_holds`), penalties_without_gain (penalties whose mean gain is not positive),
+    larger_gain_penalty, rho_base_gain and p_base_gain (Spearman ρ of Base and gain under penalty 2
+    and its p-value).
     """
-    summary = gain_summary(table)
-    summary = summary[(summary["k"] == k) & (summary["signal"] == signal)]
+    summary = run_rows(gain_summary(table), k=k, signal=signal)
     wins = signal_wins(table)
     wins = wins[(wins["k"] == k) & (wins["scope"] == "overall")].set_index("penalty")
-    overall_rows = _overall(table, k, signal)
+    overall_rows = run_rows(split_scored(table)[0], k, "overall", signal)
     best = overall_rows.loc[overall_rows["base_score"].idxmax(), "model"]
     out: dict[str, object] = {}
-    for penalty, name in PENALTY_NAMES.items():
-        row = summary[(summary["scope"] == "overall") & (summary["penalty"] == penalty)].iloc[0]
+    for penalty in PENALTIES:
+        row = run_rows(summary, scope="overall", penalty=penalty).iloc[0]
         for column in ("n_models", "n_gain", "n_equal", "n_loss"):
-            out[f"{column}_{name}"] = int(row[column])
-        out[f"mean_gain_{name}"] = float(row["mean_gain"])
-        out[f"n_both_{name}"] = int(wins["n_models"].get(penalty, 0))
-        out[f"msp_higher_{name}"] = int(wins["msp_higher"].get(penalty, 0))
+            out[f"{column}_{penalty}"] = int(row[column])
+        out[f"mean_gain_{penalty}"] = float(row["mean_gain"])
+        out[f"n_both_{penalty}"] = int(wins["n_models"].get(penalty, 0))
+        out[f"msp_higher_{penalty}"] = int(wins["msp_higher"].get(penalty, 0))
         pct = overall_rows[overall_rows["penalty"] == penalty].set_index("model")["pct_abstained"]
-        out[f"median_pct_{name}"] = float(pct.median())
-        out[f"best_pct_{name}"] = float(pct[best])
+        out[f"median_pct_{penalty}"] = float(pct.median())
+        out[f"best_pct_{penalty}"] = float(pct[best])
         runs = summary[(summary["scope"] != "overall") & (summary["penalty"] == penalty)]
-        out[f"ds_runs_{name}"] = int(runs["n_models"].sum())
-        out[f"ds_gain_{name}"] = int(runs["n_gain"].sum())
-        out[f"ds_loss_{name}"] = int(runs["n_loss"].sum())
-    out["best_model"] = display_name(best)
-    out["n_loss_total"] = sum(out[f"n_loss_{name}"] for name in PENALTY_NAMES.values())
-    out["larger_gain_rule"] = max(PENALTY_NAMES.values(), key=lambda name: out[f"mean_gain_{name}"])
-    out["verdict"] = "holds" if claim_holds(table, k, signal) else "does not hold in full"
-    no_gain = [name for name in PENALTY_NAMES.values() if not out[f"mean_gain_{name}"] > 0]
-    reasons = ([f"{out['n_loss_total']} model × rule pair(s) score below Base"] if out["n_loss_total"] else []) + (
-        [f"the mean gain is not positive under the {claims.join_words(no_gain)} rule"] if no_gain else [])
-    out["verdict_detail"] = (f"does not hold in full: {'; '.join(reasons)}" if reasons else
-                             "holds: no model scores below Base and the mean gain is positive under every rule")
+        out[f"ds_runs_{penalty}"] = int(runs["n_models"].sum())
+        out[f"ds_gain_{penalty}"] = int(runs["n_gain"].sum())
+        out[f"ds_loss_{penalty}"] = int(runs["n_loss"].sum())
+    out["best_model"] = str(best)
+    out["n_loss_total"] = sum(out[f"n_loss_{p}"] for p in PENALTIES)
+    out["holds"] = claim_holds(table, k, signal)
+    out["penalties_without_gain"] = [p for p in PENALTIES if not out[f"mean_gain_{p}"] > 0]
+    out["larger_gain_penalty"] = max(PENALTIES, key=lambda p: out[f"mean_gain_{p}"])
     rho = base_gain_correlation(table, k, 2, signal)
-    out["rho_base_gain"] = rho.spearman_rho
-    out["base_gain_words"] = claims.describe_correlation(rho.spearman_rho, rho.spearman_p)
+    out["rho_base_gain"], out["p_base_gain"] = rho.spearman_rho, rho.spearman_p
     return out
 
 
-def _covered(rows: pd.DataFrame) -> tuple[pd.Series, set[str]]:
-    """Per model, the set of datasets its rows average over; and all datasets of those rows."""
+def covered_datasets(table: pd.DataFrame, k: K = 20, scope: str = "overall") -> tuple[dict[str, list[str]], list[str]]:
+    """Per model of one run, the datasets its values average over (paper order), and all datasets of
+    the run: a model covering fewer than the run answered only some of them."""
+    rows = run_rows(table, k, scope)
     covered = rows.groupby(rows["model"].astype(str), sort=False)["datasets"].agg(
-        lambda d: set(", ".join(d).split(", ")))
-    return covered, set().union(*covered) if len(covered) else set()
-
-
-def row_labels(table: pd.DataFrame, k: K = 20, scope: str = "overall") -> dict[str, str]:
-    """Label per model of one run of :func:`abstention_table` (``claims.model_label``), with the
-    datasets it covers noted, e.g. 'SmolLM2 (ours; arc, hellaswag only)', when they are fewer than
-    the run's datasets."""
-    covered, full = _covered(table[(table["k"] == k) & (table["scope"] == scope)])
-    return {m: claims.model_label(m, "" if d == full else f"{', '.join(claims.dataset_order(d))} only")
-            for m, d in covered.items()}
+        lambda d: dataset_order(set(", ".join(d).split(", "))))
+    every = dataset_order({d for ds in covered for d in ds})
+    return {m: list(d) for m, d in covered.items()}, every
 
 
 def scored_abstention(table: pd.DataFrame, k: K = 20, signal: str = "msp",
                       coverage_table: pd.DataFrame | None = None) -> pd.DataFrame:
     """Our scored models in the overall run of one k with the signal's thresholds, next to the
-    paper's: per penalty name (balanced, conservative) base_<name>, score_<name>, gain_<name>
-    (score − Base) and pct_<name> (% abstained); datasets (what the run averages over, in words),
-    complete (False when that is fewer datasets than the run has), name, n_paper and, given
-    ``coverage_table`` (``claims.coverage``), covers; averaging = '' unless the run averages over
-    fewer datasets than the model has answers for (too few answers for k on some), else words
-    naming them (without ``coverage_table``: unless the run covers all the run's datasets)."""
-    rows = table[(table["k"] == k) & (table["scope"] == "overall") & (table["signal"] == signal)]
+    paper's: per penalty p base_p, score_p, gain_p (score − Base) and pct_p (% abstained); datasets
+    (the list of datasets the run averages over for it), complete (False when that is fewer than the
+    run has), n_paper; partial_average: True when, given ``coverage_table``
+    (``scored.coverage``), the run averages over fewer datasets than the model has answers for (too
+    few answers for k on some)."""
+    rows = run_rows(table, k, "overall", signal)
     wide = rows.pivot_table(index="model", columns="penalty", aggfunc="first",
                             values=["base_score", "score", "pct_abstained"])
-    covered, full = _covered(rows)
+    covered, every = covered_datasets(table, k)
     out = pd.DataFrame({"model": wide.index.astype(str)})
-    for penalty, name in PENALTY_NAMES.items():
+    for penalty in PENALTIES:
         if ("score", penalty) in wide:
-            out[f"base_{name}"] = wide[("base_score", penalty)].to_numpy()
-            out[f"score_{name}"] = wide[("score", penalty)].to_numpy()
-            out[f"gain_{name}"] = out[f"score_{name}"] - out[f"base_{name}"]
-            out[f"pct_{name}"] = wide[("pct_abstained", penalty)].to_numpy()
-    out["complete"] = [covered[m] == full for m in out["model"]]
-    out["datasets"] = [claims.join_words(claims.dataset_order(covered[m])) for m in out["model"]]
-    facts = claims.scored_facts(out, coverage_table)
-    has = ({} if coverage_table is None else
-           {m: set(d.split(", ")) for m, d in zip(coverage_table["model"], coverage_table["datasets"])})
-    facts["averaging"] = ["" if has.get(m, full) == covered[m] else f"; its overall scores average over {d} only"
-                          for m, d in zip(facts["model"], facts["datasets"])]
-    return facts.set_index("model").loc[model_order(facts["model"])].reset_index()
+            out[f"base_{penalty}"] = wide[("base_score", penalty)].to_numpy()
+            out[f"score_{penalty}"] = wide[("score", penalty)].to_numpy()
+            out[f"gain_{penalty}"] = out[f"score_{penalty}"] - out[f"base_{penalty}"]
+            out[f"pct_{penalty}"] = wide[("pct_abstained", penalty)].to_numpy()
+    out["datasets"] = [covered[m] for m in out["model"]]
+    out["complete"] = [covered[m] == every for m in out["model"]]
+    paper, scored = split_scored(out)
+    has = ({} if coverage_table is None else dict(zip(coverage_table["model"], coverage_table["datasets"])))
+    scored = scored.assign(n_paper=len(paper),
+                           partial_average=[list(has.get(m, covered[m])) != covered[m] for m in scored["model"]])
+    return scored.set_index("model").loc[model_order(scored["model"])].reset_index()

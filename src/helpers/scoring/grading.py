@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from helpers.prompts import LETTERS
+from helpers.data.method import LETTERS
 
 
 def _earliest(text: str, targets: Sequence[str]) -> tuple[int, int] | None:

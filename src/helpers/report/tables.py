@@ -1,0 +1,133 @@
+"""Tables as a reader sees them: display names, readable headers, fixed decimals.
+
+Each function takes an analysis table (``helpers.analysis``) and returns a DataFrame (or a pandas
+Styler) ready to show; nothing here computes a statistic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import pandas as pd
+
+from helpers.analysis.abstention import K, covered_datasets, run_rows
+from helpers.analysis.cells import SIGNIFICANCE
+from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, SIGNAL_NAMES, SIGNALS, dataset_order,
+                                     model_order)
+from helpers.report.words import model_label, penalty_name, power_of_ten
+
+def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
+    """'value (n_sig/n_cells)' strings; '–' where the value is missing (e.g. GPT Max Logit)."""
+    text = [f"{v:.{digits}f} ({s}/{c})" if pd.notna(v) else "–" for v, s, c in zip(value, n_sig, n_cells)]
+    return pd.Series(text, index=value.index, dtype=object)
+
+
+def auroc_display(metrics_table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's AUROC table for display (``cells.model_metrics``): rows = model labels (ours marked),
+    accuracy and, per signal, 'mean AUROC (cells with p < 10⁻⁴ / cells)', the threshold being
+    ``cells.SIGNIFICANCE``."""
+    out = pd.DataFrame({"model": metrics_table["model"].map(model_label),
+                        "accuracy (%)": metrics_table["accuracy"].round(1)})
+    threshold = power_of_ten(SIGNIFICANCE)
+    for signal, name in (("msp", "MSP"), ("max_logit", "Max Logit")):
+        out[f"{name} AUROC (p < {threshold})"] = _with_counts(metrics_table[f"auroc_{signal}"],
+                                                              metrics_table[f"n_sig_{signal}"],
+                                                              metrics_table[f"n_cells_{signal}"])
+    return out.set_index("model")
+
+
+def bold_rows(table: pd.DataFrame, rows: Sequence[object]):
+    """``table`` as a pandas Styler with the rows whose index label is in ``rows`` in bold (e.g. the
+    model a chapter is about)."""
+    rows = set(rows)
+    return table.style.apply(lambda row: ["font-weight: bold" if row.name in rows else ""] * len(row), axis=1)
+
+
+def auroc_grid_display(per_dataset: pd.DataFrame, signal: str = "msp") -> pd.DataFrame:
+    """Model × dataset grid of 'mean AUROC over the phrasings (cells with p < 1e-4 / cells)' for one
+    signal (``cells.model_metrics(cells, by_dataset=True)``); models without the signal left out."""
+    data = per_dataset[per_dataset[f"n_cells_{signal}"] > 0]
+    text = _with_counts(data[f"auroc_{signal}"], data[f"n_sig_{signal}"], data[f"n_cells_{signal}"])
+    grid = data.assign(text=text).pivot(index="model", columns="dataset", values="text")
+    grid = grid.reindex(index=model_order(grid.index), columns=[d for d in DATASETS if d in grid.columns])
+    return grid.rename(index=model_label).rename_axis(index="model", columns=None)
+
+
+def paper_layout(table: pd.DataFrame, k: K = 20, scope: str = "overall",
+                 value: Literal["score", "pct_abstained"] = "score",
+                 decimals: int | None = None) -> pd.DataFrame:
+    """One run of ``abstention.abstention_table`` in the paper's layout: a row per model (keys, display
+    order); columns (Balanced | Conservative) × (Base, MSP, Max Logit) for ``value="score"``, or
+    × (MSP, Max Logit) for ``"pct_abstained"`` (Base never abstains). NaN where a model lacks a signal.
+    ``decimals``: round as printed (−0.0 shown as 0.0).
+    """
+    rows = run_rows(table, k, scope)
+    wide = rows.pivot_table(index="model", columns=["penalty", "signal"], values=value, aggfunc="first")
+    base = rows[rows["signal"] == "msp"].pivot_table(index="model", columns="penalty", values="base_score",
+                                                     aggfunc="first")
+    columns = {}
+    for penalty in sorted(rows["penalty"].unique()):
+        setting = penalty_name(penalty).capitalize()
+        if value == "score":
+            columns[(setting, "Base")] = base.get(penalty)
+        for signal in SIGNALS:
+            columns[(setting, SIGNAL_NAMES[signal])] = wide.get((penalty, signal))
+    out = pd.DataFrame({c: s for c, s in columns.items() if s is not None}).reindex(model_order(wide.index))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    if decimals is not None:
+        out = out.round(decimals) + 0.0  # adding 0.0 turns -0.0 into 0.0
+    return out.rename_axis(index="model")
+
+
+def row_labels(table: pd.DataFrame, k: K = 20, scope: str = "overall") -> dict[str, str]:
+    """Label per model of one run of ``abstention.abstention_table`` (:func:`model_label`), with the
+    datasets it covers noted, e.g. 'SmolLM2 (ours; arc, hellaswag only)', when they are fewer than
+    the run's datasets."""
+    covered, every = covered_datasets(table, k, scope)
+    return {m: model_label(m, "" if d == every else f"{', '.join(d)} only") for m, d in covered.items()}
+
+
+def dataset_table(counts: pd.Series) -> pd.DataFrame:
+    """Per dataset of ``coverage.question_counts``: name, the Hugging Face id / config and splits the
+    paper used, options per question, and the questions the answers cover (METHODS §2)."""
+    rows = []
+    for key, n in counts.items():
+        spec = DATASET_REGISTRY[key]
+        rows.append({"dataset": key, "name": spec.name,
+                     "source": spec.hf_id + (f" / {spec.config}" if spec.config else ""),
+                     "splits": " + ".join(spec.splits), "options": spec.options, "questions": int(n)})
+    return pd.DataFrame(rows)
+
+
+CALIBRATION_COLUMNS = {"calibration_error_paper": "paper", "ece_equal_mass": "ECE equal-mass",
+                       "ece_equal_width": "ECE equal-width",
+                       "calibration_error_uniform_cells": "per-cell, equal-width",
+                       "share_msp_one": "MSP = 1.0 (%)", "mean_msp": "mean MSP (%)",
+                       "frac_correct": "accuracy (%)"}
+
+
+def calibration_display(calibration: pd.DataFrame):
+    """The calibration table (rows of ``cells.calibration_by_model``) as shown: model labels, the
+    errors with 2 decimals, shares and means in percent with 1 decimal."""
+    shown = calibration.assign(model=calibration["model"].map(model_label),
+                               share_msp_one=100 * calibration["share_msp_one"],
+                               mean_msp=100 * calibration["mean_msp"],
+                               frac_correct=100 * calibration["frac_correct"])
+    shown = shown.set_index("model")[list(CALIBRATION_COLUMNS)].rename(columns=CALIBRATION_COLUMNS)
+    names = list(CALIBRATION_COLUMNS.values())
+    return shown.style.format({c: "{:.2f}" for c in names[:4]} | {c: "{:.1f}" for c in names[4:]})
+
+
+#: readable names of the per-model columns the correlation chapter plots
+AXIS_LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_logit": "Max Logit AUROC (%)",
+               "calibration_error_uniform_cells": "calibration error (equal-width bins, per cell)",
+               "params_b": "parameters (billions)"}
+
+
+def correlation_display(correlations: pd.DataFrame):
+    """The correlation table (``correlations.correlation_table``) as shown: readable axis names, r and
+    ρ with 3 decimals, p-values with 2 significant digits, no index."""
+    shown = correlations.assign(x=correlations["x"].map(AXIS_LABELS), y=correlations["y"].map(AXIS_LABELS))
+    return shown.style.format({"pearson_r": "{:.3f}", "pearson_p": "{:.2g}", "spearman_rho": "{:.3f}",
+                               "spearman_p": "{:.2g}"}).hide(axis="index")
