@@ -208,7 +208,7 @@ def model_summary(answers: pd.DataFrame, cells: pd.DataFrame | None = None) -> p
 
 
 def family_trend(models: pd.DataFrame, family: str, columns: Sequence[str]) -> pd.DataFrame:
-    """The paper's models of one family (``helpers.models`` ``family``, e.g. 'Llama 2') present in
+    """The paper's models of one family (``vocabulary.model_table`` ``family``, e.g. 'Llama 2') present in
     ``models``, smallest first: model, params_b and ``columns``."""
     sizes = model_table().set_index("model")
     keys = sizes.index[sizes["family"] == family]

@@ -184,7 +184,7 @@ def _current(keys: list[tuple[Path, dict]]) -> list[tuple[Path, dict]]:
 
 
 def load_scored(scores_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every cached scored answer as the tidy table (``helpers.table``): ``source='scored'``,
+    """Every cached scored answer as the tidy table (``data.schema``): ``source='scored'``,
     ``model`` = the readable key (e.g. ``SmolLM2-135M-Instruct``), ``qid`` = position in the paper's
     question order; extra columns (response, parsed letter, option-letter probabilities, model id and
     revision, ...) kept. One key per cell, made with the current method (module docstring)."""
