@@ -553,10 +553,12 @@ class HFBackend:
         if not requests:
             return []
         check_letters(self.lm.tokenizer, max(len(r.question.options) for r in requests))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a missing chat template is reported once, by the caller
-            texts = [prompt_text(self.lm, r.question, r.phrasing, r.example) for r in requests]
-        ids = [list(x) for x in self.lm.tokenizer(texts)["input_ids"]]
+        phrasings = {r.phrasing for r in requests}
+        if len(phrasings) > 1:
+            raise ScoringError(f"requests in several phrasings {sorted(phrasings)}; prepare one at a time")
+        examples = ({r.question.question_id: r.example for r in requests}
+                    if any(r.example is not None for r in requests) else None)
+        ids = prompt_ids(self.lm, [r.question for r in requests], requests[0].phrasing, examples)
         self._ids = dict(zip(requests, ids))
         fast = self.mode == "fast"
         prefix_len = common_prefix(ids) if (fast and self.reuse_prefix) else 0
