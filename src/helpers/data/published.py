@@ -29,7 +29,7 @@ import pandas as pd
 
 from helpers.data import schema
 from helpers.data.locations import data_dir
-from helpers.data.vocabulary import API_MODELS, DATASETS
+from helpers.data.vocabulary import API_MODELS, DATASET_REGISTRY, DATASETS, PAPER_MODELS
 
 RESULTS_REPOSITORY = "bplaut/llm-calibration-and-correctness-prediction"
 RESULTS_COMMIT = "c176fdd333ed3915c14c031e8ac3baf30698be22"
@@ -139,11 +139,62 @@ def _diagnose(rf: ResultFile, body: str) -> None:
             raise PublishedFormatError(f"{rf.path}:{lineno}: confidence {value!r} is not a number") from None
         if not np.isfinite(number):
             raise PublishedFormatError(f"{rf.path}:{lineno}: confidence {value!r} is not finite")
+        if rf.kind == "norm" and not 0 <= number <= 1:
+            raise PublishedFormatError(f"{rf.path}:{lineno}: MSP {value!r} is outside [0, 1]")
+
+
+def _text(rf: ResultFile) -> str:
+    """The file's text; ``PublishedFormatError`` naming the file and the line of a non-ASCII byte."""
+    data = rf.path.read_bytes()
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise PublishedFormatError(f"{rf.path}:{line}: byte {data[exc.start]:#04x} is not ASCII text") from None
+
+
+def check_coverage(files: list[ResultFile]) -> None:
+    """Every run's question ranges must be present once: no two files of a run (model, dataset,
+    phrasing, signal, shots) overlap, and zero-shot runs cover every question of their dataset
+    (METHODS §2) without gaps, in both phrasings and every signal, for each of the paper's models
+    (one-shot runs are partial in the pinned data: no Llama 3, part of Falcon, a gap in GPT-4
+    HellaSwag). Raises ``PublishedFormatError`` listing what is missing or doubled."""
+    runs: dict[tuple, list[ResultFile]] = {}
+    for rf in files:
+        runs.setdefault((rf.model, rf.dataset, rf.phrasing, rf.kind, rf.shots), []).append(rf)
+    problems = []
+    for (model, dataset, phrasing, kind, shots), group in sorted(runs.items()):
+        group = sorted(group, key=lambda rf: rf.start)
+        end = 0
+        for rf in group:
+            if rf.start < end:
+                problems.append(f"doubled: {rf.path.name} overlaps questions {rf.start}-{end} of another file")
+            elif rf.start > end and shots == 0:
+                problems.append(f"missing: {model} {dataset} {phrasing} {kind} questions {end}-{rf.start}")
+            end = max(end, rf.end)
+        size = DATASET_REGISTRY[dataset].n_questions
+        if shots == 0 and end < size:
+            problems.append(f"missing: {model} {dataset} {phrasing} {kind} questions {end}-{size}")
+    if any(rf.shots == 0 for rf in files):
+        present = {rf.model for rf in files if rf.shots == 0}
+        for model in PAPER_MODELS:
+            if model not in present:
+                problems.append(f"missing: every zero-shot file of model {model}")
+        for model in sorted(present):
+            for dataset in DATASETS:
+                for phrasing in ("first", "second"):
+                    for kind in ("norm",) + (() if model in API_MODELS else ("raw",)):
+                        if (model, dataset, phrasing, kind, 0) not in runs:
+                            problems.append(f"missing: {model} {dataset} {phrasing} {kind} (no file)")
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise PublishedFormatError("published results do not cover the questions once each:\n  "
+                                   + "\n  ".join(shown))
 
 
 def _read_files(files: list[ResultFile]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parse all files at once; return grade codes (index into GRADE_WORDS), values, row offsets."""
-    bodies = [_check_file(rf, rf.path.read_text(encoding="ascii")) for rf in files]
+    bodies = [_check_file(rf, _text(rf)) for rf in files]
     sizes = np.array([rf.end - rf.start for rf in files], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
 
@@ -160,7 +211,9 @@ def _read_files(files: list[ResultFile]) -> tuple[np.ndarray, np.ndarray, np.nda
         raise
     codes = pd.Index(list(GRADE_WORDS)).get_indexer(parsed["grade"])
     values = parsed["value"].to_numpy()
-    if len(parsed) != offsets[-1] or (codes < 0).any() or not np.isfinite(values).all():
+    is_msp = np.repeat([rf.kind == "norm" for rf in files], sizes)
+    outside = is_msp & ((values < 0) | (values > 1))
+    if len(parsed) != offsets[-1] or (codes < 0).any() or not np.isfinite(values).all() or outside.any():
         locate_error()
         raise PublishedFormatError("published results: malformed data line")  # not reached
     return codes.astype(np.int8), values, offsets
@@ -176,6 +229,7 @@ def parse_published(root: Path, shots: int | None = 0) -> tuple[pd.DataFrame, pd
     line is listed in ``disagreements``. Unparseable answers count as wrong (METHODS §5).
     """
     files = list_result_files(root, shots)
+    check_coverage(files)
     codes, values, offsets = _read_files(files)
     norm = {rf.run: i for i, rf in enumerate(files) if rf.kind == "norm"}
     raw = {rf.run: i for i, rf in enumerate(files) if rf.kind == "raw"}
@@ -294,6 +348,19 @@ def published_dir(source: str | Path | None = None) -> Path:
     return local
 
 
+def _readable(path: Path) -> bool:
+    """True if ``path`` is a parquet file that can be read (a truncated cache file is rebuilt)."""
+    if not path.is_file():
+        return False
+    try:
+        import pyarrow.parquet as pq
+
+        pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001 - any unreadable file is simply parsed again
+        return False
+    return True
+
+
 def _cached(source, shots, cache_dir) -> tuple[Path, Path]:
     root = published_dir(source)
     cache_dir = Path(cache_dir) if cache_dir is not None else data_dir() / "cache"
@@ -301,7 +368,7 @@ def _cached(source, shots, cache_dir) -> tuple[Path, Path]:
     key = hashlib.sha256(f"{PARSER_VERSION} {shots} {content_digest(root, folders)}".encode()).hexdigest()[:16]
     answers_path = cache_dir / f"published-{key}.parquet"
     report_path = cache_dir / f"published-{key}-disagreements.parquet"
-    if not (answers_path.exists() and report_path.exists()):
+    if not (_readable(answers_path) and _readable(report_path)):
         answers, report = parse_published(root, shots)
         cache_dir.mkdir(parents=True, exist_ok=True)
         for frame, path in ((answers, answers_path), (report, report_path)):

@@ -18,8 +18,8 @@ import pandas as pd
 @dataclass(frozen=True)
 class Dataset:
     """One of the paper's datasets (METHODS §2): key, display name, options per question as printed,
-    and where the paper loaded it from (Hugging Face id, config, splits concatenated in this order,
-    how many shuffled questions it used; None = all)."""
+    where the paper loaded it from (Hugging Face id, config, splits concatenated in this order, how
+    many shuffled questions it used; None = all) and how many questions its results cover."""
 
     key: str
     name: str
@@ -28,14 +28,15 @@ class Dataset:
     config: str | None
     splits: tuple[str, ...]
     used: int | None
+    n_questions: int
 
 
 DATASET_REGISTRY: dict[str, Dataset] = {d.key: d for d in (
-    Dataset("arc", "ARC-Challenge", "3–5", "ai2_arc", "ARC-Challenge", ("train", "test", "validation"), None),
-    Dataset("hellaswag", "HellaSwag", "4", "Rowan/hellaswag", None, ("train",), 6000),
-    Dataset("mmlu", "MMLU", "4", "cais/mmlu", "all", ("test",), 6000),
-    Dataset("truthfulqa", "TruthfulQA", "2–13", "truthful_qa", "multiple_choice", ("validation",), None),
-    Dataset("winogrande", "WinoGrande", "2", "winogrande", "winogrande_debiased", ("train", "validation"), 6000),
+    Dataset("arc", "ARC-Challenge", "3–5", "ai2_arc", "ARC-Challenge", ("train", "test", "validation"), None, 2590),
+    Dataset("hellaswag", "HellaSwag", "4", "Rowan/hellaswag", None, ("train",), 6000, 6000),
+    Dataset("mmlu", "MMLU", "4", "cais/mmlu", "all", ("test",), 6000, 6000),
+    Dataset("truthfulqa", "TruthfulQA", "2–13", "truthful_qa", "multiple_choice", ("validation",), None, 817),
+    Dataset("winogrande", "WinoGrande", "2", "winogrande", "winogrande_debiased", ("train", "validation"), 6000, 6000),
 )}
 #: dataset keys in the paper's order
 DATASETS = tuple(DATASET_REGISTRY)
