@@ -16,9 +16,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
-from helpers.data import schema, scores
+from helpers.data import scores
+from helpers.report.tables import NOT_APPLICABLE, run_summary
 from helpers.data.vocabulary import DATASETS, PHRASINGS
 
 
@@ -61,13 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
-    from helpers.data.datasets import load_questions
+    from helpers.data.datasets import load_questions, n_questions
     from helpers.scoring import runner
     from helpers.scoring.backend import get_backend
-    from helpers.scoring.specs import ScoringError, smollm2_gguf
+    from helpers.scoring.specs import ScoringError, resolve_model, smollm2_gguf
 
     try:
         model = str(smollm2_gguf()) if args.model == "smollm2" else args.model
+        runner.check_name(resolve_model(model, revision=args.revision, name=args.name), args.scores_dir)
         backend = get_backend(args.backend, model, mode=args.mode, batch_size=args.batch_size,
                               device=args.device, dtype=args.dtype, load_in_4bit=args.load_in_4bit,
                               trust_remote_code=args.trust_remote_code, revision=args.revision,
@@ -76,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
             questions = {d: load_questions(d, source=args.datasets_dir, start=args.start, limit=args.limit)
                          for d in args.datasets}
+        for d, qs in questions.items():
+            if not qs:
+                raise ScoringError(f"--start {args.start} is beyond the last question of {d} "
+                                   f"({n_questions(d, source=args.datasets_dir)} questions, positions from 0)")
         total = sum(len(q) for q in questions.values()) * len(args.phrasings)
         examples = {d: runner.one_shot_examples(qs, source=args.datasets_dir) if args.shots else None
                     for d, qs in questions.items()}
@@ -88,28 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScoringError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except runner.Interrupted as stop:
+        print(f"\ninterrupted: every finished batch is saved ({stop.saved} answers of the run under way, in "
+              f"{stop.folder}); run the same command again to resume", file=sys.stderr)
+        return 130
     positions = {d: {q.position for q in qs} for d, qs in questions.items()}
-    print(summary(scores.load_scored(args.scores_dir), backend.spec.name, positions, shots=args.shots).to_string())
+    print(run_summary(scores.load_scored(args.scores_dir), backend.spec.name, positions, shots=args.shots)
+          .to_string(index=False, na_rep=NOT_APPLICABLE))
     return 0
-
-
-def summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None,
-            shots: int = 0) -> pd.DataFrame:
-    """Per dataset and phrasing of model ``name`` (``shots``; only ``positions`` per dataset if given):
-    answers, accuracy %, MSP AUROC %, Max Logit AUROC %, unparseable answers, from
-    ``cells.cell_table`` (METHODS §8.1-§8.2)."""
-    from helpers.analysis.cells import cell_table
-
-    rows = scored[(scored.model.astype(str) == name) & (scored.shots == shots)]
-    if positions is not None:
-        rows = rows[[q in positions.get(d, ()) for d, q in zip(rows.dataset.astype(str), rows.qid)]]
-    cells = cell_table(rows[list(schema.COLUMNS)])
-    wide = cells.pivot_table(index=["dataset", "phrasing"], columns="signal", observed=True,
-                             values=["n", "accuracy", "auroc", "n_unparseable"])
-    out = pd.DataFrame({"n": wide[("n", "msp")].astype(int), "accuracy": wide[("accuracy", "msp")],
-                        "auroc_msp": wide[("auroc", "msp")], "auroc_max_logit": wide[("auroc", "max_logit")],
-                        "unparseable": wide[("n_unparseable", "msp")].astype(int)})
-    return out.reset_index().round(2)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ Which answers the chapters see (:func:`load_scored`): only keys made with the *c
 templates, max new tokens, option-shuffle block and scoring version equal to this code's, see
 :func:`is_current`), and per cell (model, dataset, phrasing, shots) exactly one key, never a mix: the
 current key holding the most answers, ties going to the first folder name. File times play no part
-(on a fresh clone they are checkout times). Run choices that legitimately differ (dtype, 4-bit) are
-distinct current keys; the fuller one is shown.
+(on a fresh clone they are checkout times). Run choices of the same model that legitimately differ
+(dtype, 4-bit) are distinct current keys; the fuller one is shown. Two different models (id and
+revision) under one name are refused, never picked between (:func:`check_unambiguous`). Nothing is
+written through a symbolic link (:func:`refuse_links`).
 
 This module imports no torch: ``load_scored`` serves the chapters.
 """
@@ -87,9 +89,19 @@ class ScoreStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[ScoreStore]:
-        """Hold the key's lock (blocking until another process releases it); clear stale temp files."""
+        """Hold the key's lock (blocking until another process releases it); clear stale temp files.
+
+        Nothing is written through a symbolic link: a key folder, lock file or part that is a link
+        raises :class:`CacheLinkError` (the lock is opened with ``O_NOFOLLOW``)."""
+        refuse_links(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / LOCK, "w") as handle:
+        refuse_links(self.path)
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise CacheLinkError(f"{self.path / LOCK}: cannot open the lock file without following a "
+                                 f"link ({exc.strerror}); remove it") from None
+        with os.fdopen(fd, "r+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 for tmp in self.path.glob(".*.tmp"):
@@ -120,11 +132,40 @@ class ScoreStore:
         frame = pd.DataFrame(list(records))
         if frame.empty:
             return None
+        refuse_links(self.path)
         parts = self.parts()
         number = int(_PART.match(parts[-1].name).group(1)) + 1 if parts else 0
         target = self.path / f"part-{number:06d}.parquet"
         _atomic_write(target, lambda p: frame.to_parquet(p, index=False))
+        if "mode" in frame:
+            self._count_modes(frame["mode"].value_counts().to_dict())
         return target
+
+    def _count_modes(self, counts: dict[str, int]) -> None:
+        """Add to the manifest's ``answers_by_mode`` how many answers each engine mode wrote (modes
+        share a key: they give the same grades and confidences, not the same text past the answer)."""
+        target = self.path / MANIFEST
+        manifest = json.loads(target.read_text()) if target.is_file() else self.key.manifest()
+        written = manifest.setdefault("answers_by_mode", {})
+        for mode, n in counts.items():
+            written[str(mode)] = written.get(str(mode), 0) + int(n)
+        _atomic_write(target, lambda p: p.write_text(json.dumps(manifest, indent=1, sort_keys=True)))
+
+
+class CacheLinkError(OSError):
+    """A symbolic link where the score cache writes; the message names it."""
+
+
+def refuse_links(folder: Path) -> None:
+    """Raise :class:`CacheLinkError` if the key folder, or anything in it, is a symbolic link."""
+    if folder.is_symlink():
+        raise CacheLinkError(f"{folder}: the key folder is a symbolic link; the cache never writes through "
+                             "links (remove it)")
+    if folder.is_dir():
+        links = sorted(p.name for p in folder.iterdir() if p.is_symlink())
+        if links:
+            raise CacheLinkError(f"{folder}: holds symbolic links {links}; the cache never writes through "
+                                 "links (remove them)")
 
 
 def _parts(folder: Path) -> list[Path]:
@@ -169,9 +210,35 @@ def cached_keys(scores_dir: str | Path | None = None) -> list[tuple[Path, dict]]
     return found
 
 
+class AmbiguousNameError(ValueError):
+    """Two different models cached under one name; the message says which folders and how to fix it."""
+
+
+def ambiguous_names(keys: list[tuple[Path, dict]]) -> dict[str, list[Path]]:
+    """Names under which the current keys of more than one model (id and revision) are cached, with
+    their folders: a chapter could not tell which model such a name means."""
+    models: dict[str, dict[tuple, list[Path]]] = {}
+    for path, m in keys:
+        if is_current(m.get("settings", {})):
+            models.setdefault(m["name"], {}).setdefault((m["model_id"], m["revision"]), []).append(path)
+    return {name: sorted(p for paths in by_model.values() for p in paths)
+            for name, by_model in models.items() if len(by_model) > 1}
+
+
+def check_unambiguous(keys: list[tuple[Path, dict]]) -> None:
+    """Raise :class:`AmbiguousNameError` if a name is shared by several models (:func:`ambiguous_names`)."""
+    clashes = ambiguous_names(keys)
+    if clashes:
+        lines = [f"{name}: {', '.join(p.name for p in paths)}" for name, paths in sorted(clashes.items())]
+        raise AmbiguousNameError("several models are cached under one name; score one of them under "
+                                 "another name (--name) or remove its folders:\n  " + "\n  ".join(lines))
+
+
 def _current(keys: list[tuple[Path, dict]]) -> list[tuple[Path, dict]]:
     """Per cell (model, dataset, phrasing, shots), the one key shown (module docstring): current
-    method, most answers, ties to the first folder name; keys without answers are skipped."""
+    method, most answers, ties to the first folder name; keys without answers are skipped. Several
+    models under one name are refused (:func:`check_unambiguous`)."""
+    check_unambiguous(keys)
     best: dict[tuple, tuple[int, Path, dict]] = {}
     for path, m in keys:
         if not is_current(m.get("settings", {})):

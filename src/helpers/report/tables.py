@@ -12,10 +12,15 @@ from typing import Literal
 import pandas as pd
 
 from helpers.analysis.abstention import K, covered_datasets, run_rows
-from helpers.analysis.cells import SIGNIFICANCE
+from helpers.analysis.cells import SIGNIFICANCE, cell_table
+from helpers.data.schema import COLUMNS
 from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, SIGNAL_NAMES, SIGNALS, dataset_order,
                                      model_order)
 from helpers.report.words import model_label, penalty_name, power_of_ten
+
+#: how a table shows a value that does not apply or is undefined (e.g. the AUROC of a cell whose
+#: answers are all correct)
+NOT_APPLICABLE = "n/a"
 
 def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
     """'value (n_sig/n_cells)' strings; '–' where the value is missing (e.g. GPT Max Logit)."""
@@ -131,3 +136,26 @@ def correlation_display(correlations: pd.DataFrame):
     shown = correlations.assign(x=correlations["x"].map(AXIS_LABELS), y=correlations["y"].map(AXIS_LABELS))
     return shown.style.format({"pearson_r": "{:.3f}", "pearson_p": "{:.2g}", "spearman_rho": "{:.3f}",
                                "spearman_p": "{:.2g}"}).hide(axis="index")
+
+
+def run_summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None,
+                shots: int = 0) -> pd.DataFrame:
+    """Per dataset and phrasing of scored model ``name`` (``shots``; only ``positions`` per dataset if
+    given), from ``cells.cell_table`` (METHODS §8.1-§8.2): answers, accuracy %, MSP and Max Logit
+    AUROC % (NaN where undefined: all answers right or all wrong), unparseable answers, and the
+    engine modes that wrote them; 2 decimals."""
+    rows = scored[(scored["model"].astype(str) == name) & (scored["shots"] == shots)]
+    if positions is not None:
+        rows = rows[[q in positions.get(d, ()) for d, q in zip(rows["dataset"].astype(str), rows["qid"])]]
+    cells = cell_table(rows[list(COLUMNS)])
+    wide = cells.pivot_table(index=["dataset", "phrasing"], columns="signal", observed=True, dropna=False,
+                             values=["n", "accuracy", "auroc", "n_unparseable"], aggfunc="first")
+    column = lambda value, signal: wide[(value, signal)] if (value, signal) in wide else float("nan")  # noqa: E731
+    out = pd.DataFrame({"n": column("n", "msp").astype(int), "accuracy": column("accuracy", "msp"),
+                        "auroc_msp": column("auroc", "msp"), "auroc_max_logit": column("auroc", "max_logit"),
+                        "unparseable": column("n_unparseable", "msp").astype(int)})
+    if "mode" in rows:
+        modes = rows.groupby(["dataset", "phrasing"], observed=True)["mode"].agg(
+            lambda m: ", ".join(sorted(set(map(str, m.dropna())))))
+        out["mode"] = modes.reindex(out.index)
+    return out.reset_index().round(2)

@@ -31,8 +31,13 @@ modes, where the paper read the logits of a padding step, which depend on the ba
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import importlib.util
+import io
+import json
+import os
+import shutil
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -120,33 +125,101 @@ def quiet_loading() -> Iterator[list[str]]:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         try:
-            yield captured
+            with contextlib.redirect_stderr(io.StringIO()) as stray:  # progress bars written directly
+                yield captured
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:
                 hf_logging.enable_progress_bar()
             captured.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            captured.extend(line for line in stray.getvalue().splitlines() if line.strip())
+
+
+GGUF_MAGIC = b"GGUF"
 
 
 def converted_gguf(path: Path, models_dir: str | Path | None = None) -> Path:
     """A transformers folder converted once from the GGUF file ``path`` (dequantised weights), under
-    ``data/models/<stem>-<sha12>/``, keyed by the file's hash; later loads read it in a fraction of a second."""
+    ``data/models/<stem>-<sha12>/``, keyed by the file's hash; later loads read it in a fraction of a second.
+
+    Converted under a lock, so two first runs at once convert once; a ``.partial`` folder left by an
+    interrupted conversion is removed. A file that is not GGUF raises :class:`ScoringError`."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        if f.read(4) != GGUF_MAGIC:
+            raise ScoringError(f"{path}: not a GGUF file (it does not start with the bytes 'GGUF')")
     models_dir = Path(models_dir) if models_dir else models_dir_default()
     target = models_dir / f"{path.stem}-{file_sha256(path)[:12]}"
     if (target / "config.json").is_file():
         return target
-    tmp = target.with_name(target.name + ".partial")
-    with quiet_loading():
-        tokenizer, model = _read_gguf(path)
-    # the loaded weights are plain dequantised tensors: forget the GGUF origin so they can be saved
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    with quiet_loading():
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    tmp.rename(target)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(models_dir / f".{target.name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "config.json").is_file():  # converted by another process meanwhile
+            return target
+        tmp = target.with_name(target.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            with quiet_loading():
+                tokenizer, model = _read_gguf(path)
+        except Exception as exc:  # noqa: BLE001 - the reader fails in many ways on a damaged file
+            raise ScoringError(f"{path}: cannot read the GGUF file ({type(exc).__name__}: {exc})") from exc
+        # the loaded weights are plain dequantised tensors: forget the GGUF origin so they can be saved
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        with quiet_loading():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        tmp.rename(target)
     return target
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json", "spiece.model")
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse, naming the file and the reason, a model folder that cannot load: ``config.json`` that is
+    not JSON, has no or an unknown ``model_type`` or a malformed value; no tokenizer file; a
+    ``.safetensors`` file whose header or size is damaged."""
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    config = folder / "config.json"
+    try:
+        values = json.loads(config.read_text())
+    except (OSError, ValueError) as exc:
+        raise ScoringError(f"{config}: not a readable JSON file ({exc})") from None
+    model_type = values.get("model_type") if isinstance(values, dict) else None
+    if model_type not in CONFIG_MAPPING:
+        raise ScoringError(f"{config}: model_type {model_type!r} is not one transformers knows")
+    try:
+        with quiet_loading():
+            AutoConfig.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - a malformed value raises anything from TypeError on
+        raise ScoringError(f"{config}: a value is malformed ({type(exc).__name__}: {exc})") from None
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ScoringError(f"{folder}: no tokenizer file (one of {', '.join(TOKENIZER_FILES)})")
+    from safetensors import safe_open
+
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(weights, framework="pt") as f:
+                for name in f.keys():
+                    f.get_slice(name)
+            with open(weights, "rb") as f:
+                header = int.from_bytes(f.read(8), "little")
+                needed = 8 + header + _tensor_bytes(json.loads(f.read(header)))
+            if weights.stat().st_size < needed:
+                raise ValueError(f"{weights.stat().st_size} bytes where the header promises {needed}")
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+            raise ScoringError(f"{weights}: damaged safetensors file ({exc})") from None
+
+
+def _tensor_bytes(header: dict) -> int:
+    """Bytes of tensor data a safetensors header describes (the largest end offset)."""
+    return max((entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"), default=0)
 
 
 def _read_gguf(path: Path):
@@ -170,6 +243,8 @@ def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = N
     spec = resolve_model(model, revision=revision, name=name)
     where = _device_choice(device)
     source = converted_gguf(spec.path, models_dir) if spec.kind == "gguf" else (spec.path or spec.model_id)
+    if spec.kind == "folder":
+        check_model_folder(spec.path)
     kwargs: dict = {"dtype": _torch_dtype(dtype), "trust_remote_code": trust_remote_code}
     if spec.kind == "hub":
         kwargs["revision"] = spec.revision
@@ -189,8 +264,8 @@ def load_model(model: str | Path, *, device: str = "auto", dtype: str | None = N
                                                       trust_remote_code=trust_remote_code,
                                                       **({"revision": spec.revision} if spec.kind == "hub" else {}))
             lm = AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as exc:
-        raise ScoringError(f"cannot load model {spec.model_id!r}: {exc}") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScoringError(f"cannot load model {spec.model_id!r} from {source}: {type(exc).__name__}: {exc}") from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

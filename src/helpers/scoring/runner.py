@@ -17,7 +17,7 @@ import numpy as np
 from helpers.data import scores as cache
 from helpers.data.datasets import Question, example_for, load_questions, n_questions
 from helpers.data.method import BLOCK, LETTERS, MAX_NEW_TOKENS, method_settings
-from helpers.data.vocabulary import DATASETS, PHRASINGS
+from helpers.data.vocabulary import DATASETS, PAPER_MODELS, PHRASINGS
 from helpers.scoring import grading
 from helpers.scoring.backend import Answer, Backend, OutOfMemory, Request, get_backend
 from helpers.scoring.specs import ModelSpec, ScoringError, readable_name, resolve_model, smollm2_gguf, SMOLLM2_FILE
@@ -124,6 +124,29 @@ def one_shot_examples(questions: Sequence[Question], *, source: str | Path | Non
     return out
 
 
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C after its finished answers were saved: ``saved`` of them in ``folder``."""
+
+    def __init__(self, saved: int, folder: Path):
+        super().__init__(f"{saved} answers saved in {folder}")
+        self.saved, self.folder = saved, folder
+
+
+def check_name(spec: ModelSpec, scores_dir: str | Path | None = None) -> None:
+    """Refuse a model name that would be mistaken for another model: one of the paper's keys, or a
+    name the cache already shows for a different model (id and revision)."""
+    if spec.name in PAPER_MODELS:
+        raise ScoringError(f"the name {spec.name!r} is one of the paper's model keys; score it under another "
+                           "name (--name)")
+    others = sorted({(m["model_id"], m["revision"]) for _, m in cache.cached_keys(scores_dir)
+                     if m["name"] == spec.name and (m["model_id"], m["revision"]) != (spec.model_id, spec.revision)
+                     and cache.is_current(m.get("settings", {}))})
+    if others:
+        raise ScoringError(f"the cache already holds another model under the name {spec.name!r} "
+                           f"({others[0][0]}, {others[0][1][:19]}); score this one under another name (--name) "
+                           f"or remove the old folders from {cache.scores_dir_of(scores_dir)}")
+
+
 def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str, *,
                  examples: dict[str, Question] | None = None, settings: Settings = Settings(),
                  scores_dir: str | Path | None = None, chunk_size: int = 32,
@@ -139,6 +162,7 @@ def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str,
         raise ScoringError(f"questions from several datasets {sorted(datasets)}; score one at a time")
     if not questions:
         raise ScoringError("no questions to score")
+    check_name(backend.spec, scores_dir)
     key = score_key(backend.spec, questions[0].dataset, phrasing, backend.key_settings(),
                     shots=0 if examples is None else 1, settings=settings)
     store = cache.ScoreStore(key, scores_dir)
@@ -148,11 +172,15 @@ def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str,
         if progress is not None and len(todo) < len(questions):
             progress(len(questions) - len(todo))
         pending: list[dict] = []
+        written = 0
         extra = backend.record_extras()
 
         def flush(force: bool = False) -> None:
+            nonlocal written
             while len(pending) >= chunk_size or (force and pending):
-                store.write_chunk([{**r, **extra} for r in pending[:chunk_size]])
+                chunk = pending[:chunk_size]
+                store.write_chunk([{**r, **extra} for r in chunk])
+                written += len(chunk)
                 del pending[:chunk_size]
 
         def on_batch(records: list[dict]) -> None:
@@ -161,7 +189,11 @@ def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str,
             if progress is not None:
                 progress(len(records))
 
-        score_questions(backend, todo, phrasing, examples=examples, on_batch=on_batch)
+        try:
+            score_questions(backend, todo, phrasing, examples=examples, on_batch=on_batch)
+        except KeyboardInterrupt:
+            flush(force=True)  # the finished batches are kept; the batch under way is lost
+            raise Interrupted(written, store.path) from None
         flush(force=True)
     return key
 
@@ -206,6 +238,7 @@ def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | Non
         if _covered(key_name, datasets, phrasings, wanted, shots, scores_dir, datasets_dir):
             return key_name
         raise
+    check_name(spec, scores_dir)
     engine = {"dtype": dtype or "auto", "load_in_4bit": False}  # the hf backend's key settings
     todo = []
     for d in datasets:

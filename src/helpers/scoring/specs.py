@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.data.locations import data_dir
 from helpers.data.vocabulary import model_table
 
 #: PyPI package shipping SmolLM2-135M-Instruct as a GGUF file (Apache-2.0)
@@ -41,20 +44,37 @@ def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def folder_fingerprint(folder: Path, whole_below: int = 1 << 23) -> str:
-    """SHA-256 over every file's relative name and size, the full content of files under 8 MiB and
-    the first and last MiB of larger ones (weights): cheap, and changes with any re-saved model."""
+def known_hash(path: Path, memo_file: Path | None = None) -> str:
+    """SHA-256 of the whole file ``path``, computed once and then taken from a memo (``memo_file``,
+    default ``fingerprints.json`` in the data cache) while the file's size and modification time are
+    unchanged; the memo is written atomically."""
+    memo_file = Path(memo_file) if memo_file is not None else data_dir() / "cache" / "fingerprints.json"
+    path = Path(path).resolve()
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    entry = memo.get(str(path))
+    if entry and entry[:2] == stamp:
+        return entry[2]
+    digest = file_sha256(path)
+    memo[str(path)] = [*stamp, digest]
+    memo_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo_file.with_name(f".{memo_file.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(memo, indent=0, sort_keys=True))
+    os.replace(tmp, memo_file)
+    return digest
+
+
+def folder_fingerprint(folder: Path, memo_file: Path | None = None) -> str:
+    """SHA-256 over every file's relative name and the SHA-256 of its whole content (:func:`known_hash`,
+    so a second look at unchanged weights reads no weights): a fine-tuned checkpoint with the same file
+    sizes gets another fingerprint."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(folder)}\0{size}\0".encode())
-        with open(path, "rb") as f:
-            if size < whole_below:
-                digest.update(f.read())
-            else:
-                digest.update(f.read(1 << 20))
-                f.seek(size - (1 << 20))
-                digest.update(f.read())
+        digest.update(f"{path.relative_to(folder)}\0{known_hash(path, memo_file)}\0".encode())
     return digest.hexdigest()
 
 
@@ -83,7 +103,7 @@ def resolve_model(model: str | Path, *, revision: str | None = None, name: str |
     text = str(model)
     path = Path(text).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
-        return ModelSpec(path.name, "gguf", name or readable_name(text), f"sha256:{file_sha256(path)}",
+        return ModelSpec(path.name, "gguf", name or readable_name(text), f"sha256:{known_hash(path)}",
                          path.resolve())
     if path.is_dir():
         if not (path / "config.json").is_file():
