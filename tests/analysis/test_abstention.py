@@ -1,25 +1,23 @@
-"""Q&A with abstention (METHODS §8.7): hand-computed cases of every step, then the real data against
-the paper's printed tables (Table "score", the pct-abstained table, the k = 10 and k = half tables
-and the per-dataset tables, all at c176fdd)."""
+"""helpers.analysis.abstention, Q&A with abstention (METHODS §8.7): hand-computed cases of every step,
+then the real data against the paper's printed tables (Table "score", the pct-abstained table, the
+k = 10 and k = half tables and the per-dataset tables, all at c176fdd)."""
 
 from __future__ import annotations
 
 import random
-import time
+import re
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import abstention as ab
-from helpers import claims, plots
-from helpers.table import conform
-from scored_rows import TINY, with_tiny
+from analysis.inputs import answers as _answers
+from analysis.inputs import real, short_of_mmlu
+from analysis.inputs import synthetic as synthetic_answers
+from helpers.analysis import abstention as ab
+from helpers.analysis import scored
+from helpers.data.method import SEED
+from scored_rows import TINY
 
 # ---------------------------------------------------------------------------------------------
 # pooling order
@@ -45,14 +43,6 @@ def test_block_rank_rejects_negative_qids():
         ab.block_rank([3, -1])
 
 
-def _answers(rows):
-    """Tidy table from (model, dataset, phrasing, qid, correct, msp[, max_logit]) tuples."""
-    df = pd.DataFrame([r if len(r) == 7 else (*r, np.nan) for r in rows],
-                      columns=["model", "dataset", "phrasing", "qid", "correct", "msp", "max_logit"])
-    df["grade"] = np.where(df["correct"], "correct", "wrong")
-    return conform(df.assign(source="scored", shots=0))
-
-
 def test_pooled_order_interleaves_phrasings_block_by_block():
     rows = [("M", "arc", ph, q, True, 0.5) for ph in ("second", "first") for q in (1001, 501, 1, 0, 1000)]
     pooled = ab.pooled_order(_answers(rows[::-1]))
@@ -70,13 +60,15 @@ def test_split_permutation_is_the_shuffle_of_the_zipped_answers():
     labels = [i % 3 == 0 for i in range(37)]
     conf = [i / 37 for i in range(37)]
     combined = list(zip(labels, conf))
-    random.seed(ab.SEED)
+    random.seed(SEED)
     random.shuffle(combined)
     order = ab.split_permutation(37)
     assert combined == [(labels[i], conf[i]) for i in order]
-    (train_c, train_x), (test_c, test_x) = ab.train_test_split(labels, conf, 20)
-    assert list(zip(train_c, train_x)) == combined[:20]
-    assert list(zip(test_c, test_x)) == combined[20:]
+    (train_conf, train_correct), (test_conf, test_correct) = ab.train_test_split(conf, labels, 20)
+    assert train_conf.dtype == np.float64 and train_correct.dtype == bool
+    assert list(zip(train_correct, train_conf)) == combined[:20]
+    assert list(zip(test_correct, test_conf)) == combined[20:]
+    assert (len(train_conf), len(test_conf)) == (20, 17)
 
 
 def test_split_permutation_depends_only_on_size_and_seed():
@@ -135,6 +127,8 @@ def test_score_compares_float32_confidence_in_float64():
 def test_score_rejects_mismatched_input():
     with pytest.raises(ValueError, match="equally long"):
         ab.score([0.1, 0.2], [True], 0.5)
+    with pytest.raises(ValueError, match="non-empty"):
+        ab.pct_abstained([], 0.5)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,20 +171,14 @@ def test_choose_threshold_takes_the_smallest_among_ties():
 
 
 # ---------------------------------------------------------------------------------------------
-# whole runs on a synthetic table whose scores do not depend on the shuffle:
-# model A is always right on arc (MSP 0.25) and always wrong on mmlu (MSP 0.5); model Z is always
-# right with MSP 0.75 and Max Logit 9; A has no Max Logit. 10 questions x 2 phrasings, k = 4.
-# (Values exact in float32, so the grid is linspace(0, 0.75, 200) exactly.)
+# whole runs on a synthetic table whose scores do not depend on the shuffle (analysis.inputs.synthetic:
+# A always right on arc with MSP 0.25, always wrong on mmlu with MSP 0.5; Z always right, MSP 0.75,
+# Max Logit 9; A has no Max Logit; 10 questions x 2 phrasings, k = 4)
 
 
 @pytest.fixture(scope="module")
 def synthetic():
-    rows = []
-    for ph in ("first", "second"):
-        for q in range(10):
-            rows += [("A", "arc", ph, q, True, 0.25), ("A", "mmlu", ph, q, False, 0.5),
-                     ("Z", "arc", ph, q, True, 0.75, 9.0), ("Z", "mmlu", ph, q, True, 0.75, 9.0)]
-    return _answers(rows)
+    return synthetic_answers()
 
 
 GRID = np.linspace(0, 0.75, 200)
@@ -253,35 +241,17 @@ def test_a_scored_model_does_not_move_the_paper_models_grid(synthetic):
     assert ab.grid_models(both) == {"Mistral"} and ab.grid_models(synthetic) is None
 
 
-def test_a_scored_model_with_fewer_datasets_says_so(synthetic):
+def test_a_scored_model_with_fewer_datasets_says_so():
     # N answers arc only (10 questions x 2 phrasings) and, on mmlu, 4 answers: too few for k = 4
-    rows = [("N", "arc", ph, q, q % 2 == 0, 0.6) for ph in ("first", "second") for q in range(10)]
-    rows += [("N", "mmlu", "first", q, True, 0.6) for q in range(4)]
-    both = pd.concat([synthetic, _answers(rows)], ignore_index=True)
+    both = short_of_mmlu()
     assert ("N", "mmlu") not in ab.pooled_splits(both, "msp", 4) and ("N", "arc") in ab.pooled_splits(both, "msp", 4)
     table = ab.abstention_table(both, ks=(4,))
     overall = table[table["scope"] == "overall"].set_index(["model", "penalty", "signal"])["datasets"]
     assert overall[("N", 1, "msp")] == "arc" and overall[("A", 1, "msp")] == "arc, mmlu"
     assert set(table.loc[table["model"] == "N", "scope"]) == {"overall", "arc"}
-    assert ab.row_labels(table, 4) == {"A": "A (ours)", "Z": "Z (ours)", "N": "N (ours; arc only)"}
-
-
-def test_score_curves_figure_has_a_panel_per_split_and_penalty_and_a_dot_per_model(synthetic):
-    curves = pd.concat([ab.abstention_curves(synthetic, "msp", k=4, penalty=p).assign(penalty=p) for p in (1, 2)])
-    fig = plots.score_curves(curves)
-    axes = fig.get_axes()
-    assert [ax.get_title() for ax in axes] == ["train, balanced score", "test, balanced score",
-                                               "train, conservative score", "test, conservative score"]
-    assert all(len(ax.get_lines()) == 2 and len(ax.collections) == 2 for ax in axes)  # models A and Z
-    plt.close(fig)
-
-
-def test_gain_figure_works_with_one_signal(synthetic):
-    table = ab.abstention_table(synthetic[synthetic["model"] == "A"], ks=(4,))
-    assert set(table["signal"]) == {"msp"}
-    fig = plots.abstention_gains(table, k=4)
-    assert [ax.get_title() for ax in fig.get_axes()] == ["balanced score", "conservative score"]
-    plt.close(fig)
+    covered, every = ab.covered_datasets(table, 4)
+    assert covered == {"A": ["arc", "mmlu"], "Z": ["arc", "mmlu"], "N": ["arc"]} and every == ["arc", "mmlu"]
+    assert ab.covered_datasets(table, 4, "mmlu") == ({"A": ["mmlu"], "Z": ["mmlu"]}, ["mmlu"])
 
 
 def test_missing_signal_for_part_of_a_model_is_an_error(synthetic):
@@ -291,13 +261,34 @@ def test_missing_signal_for_part_of_a_model_is_an_error(synthetic):
         ab.pooled_splits(broken, "msp", 4)
 
 
+def test_run_rows_keep_the_rows_matching_every_given_argument(synthetic):
+    table = ab.abstention_table(synthetic, ks=(4,))
+    assert len(ab.run_rows(table)) == len(table)
+    rows = ab.run_rows(table, 4, "overall", "msp", 2)
+    assert rows["model"].tolist() == ["A", "Z"] and set(rows["penalty"]) == {2}
+    assert rows.index.tolist() == table.index[(table["scope"] == "overall") & (table["signal"] == "msp")
+                                              & (table["penalty"] == 2)].tolist()  # rows keep their index
+    assert set(ab.run_rows(table, signal="max_logit")["model"]) == {"Z"}
+
+
+@pytest.mark.parametrize("kwargs, named", [
+    ({"k": 20}, "k=20"),
+    ({"k": 4, "scope": "piqa"}, "k=4, scope='piqa'"),
+    ({"scope": "arc", "signal": "logit", "penalty": 3}, "scope='arc', signal='logit', penalty=3"),
+])
+def test_run_rows_name_the_arguments_that_match_nothing(synthetic, kwargs, named):
+    table = ab.abstention_table(synthetic, ks=(4,))
+    with pytest.raises(ValueError, match=f"^{re.escape(f'no rows with {named} in the abstention table')}$"):
+        ab.run_rows(table, **kwargs)
+
+
 # ---------------------------------------------------------------------------------------------
 # the real data
 
 
 @pytest.fixture(scope="module")
 def table(published):
-    return ab.abstention_table(published)
+    return real(published).abstention
 
 
 def _paper_rows(text: str) -> dict[str, list[float | None]]:
@@ -476,12 +467,6 @@ def test_pooled_order_matches_the_sorted_result_files(published, published_dir):
     assert np.array_equal(ab.pooled_order(mine)["msp"].to_numpy(), expected)
 
 
-def test_whole_table_runs_in_seconds(published):
-    start = time.perf_counter()
-    ab.abstention_table(published)
-    assert time.perf_counter() - start < 15
-
-
 def test_summaries_and_claim_on_the_real_data(table):
     summary = ab.gain_summary(table).set_index(["k", "scope", "penalty", "signal"])
     assert tuple(summary.loc[(20, "overall", 1, "msp"), ["n_models", "n_gain", "n_equal", "n_loss",
@@ -500,80 +485,79 @@ def test_summaries_and_claim_on_the_real_data(table):
     assert not ab.claim_holds(table, 10)  # Mixtral, conservative
 
 
-def test_paper_layout(table):
-    layout = ab.paper_layout(table)
-    assert list(layout.columns) == [(s, c) for s in ("Balanced", "Conservative") for c in ("Base", "MSP", "Max Logit")]
-    assert list(layout.index[-2:]) == ["gpt-3.5-turbo", "gpt-4-turbo"]
-    assert layout.loc["Llama3-70b"].round(1).tolist() == [56.8, 56.8, 56.8, 35.2, 46.5, 42.4]
-    assert np.isnan(layout.loc["gpt-4-turbo", ("Balanced", "Max Logit")])
-    half = ab.paper_layout(table, k="half", decimals=1)
-    assert half.loc["Falcon-7b", ("Balanced", "MSP")] == 0.0 and str(half.loc["Falcon-7b", ("Balanced", "MSP")]) == "0.0"
-    pct = ab.paper_layout(table, value="pct_abstained")
-    assert pct.loc["Falcon-7b"].round(1).tolist() == [81.5, 98.7, 95.2, 98.7]
-    with pytest.raises(ValueError, match="scope='piqa'"):
-        ab.paper_layout(table, scope="piqa")
-
-
 def test_a_scored_model_leaves_the_paper_rows_unchanged_and_is_shown(table, published):
-    joined = ab.abstention_table(with_tiny(published))
+    joined = real(published, with_tiny=True).abstention
     paper = joined[joined["model"] != TINY].reset_index(drop=True)
     pd.testing.assert_frame_equal(paper, table)  # thresholds, Base, scores, % abstained of all 14
     pd.testing.assert_frame_equal(ab.gain_summary(joined), ab.gain_summary(table))
     pd.testing.assert_frame_equal(ab.signal_wins(joined), ab.signal_wins(table))
     assert ab.claim_holds(joined, 20) and not ab.claim_holds(joined, 10)
+    assert ab.abstention_numbers(joined, 20) == ab.abstention_numbers(table, 20)
     tiny = joined[joined["model"] == TINY]
     # 3 k x (overall, arc, mmlu) x 2 penalties x 2 signals
     assert len(tiny) == 3 * 3 * 2 * 2 and set(tiny["scope"]) == {"overall", "arc", "mmlu"}
     assert set(tiny.loc[tiny["scope"] == "overall", "datasets"]) == {"arc, mmlu"}
-    assert ab.row_labels(joined, 20)[TINY] == f"{TINY} (ours; arc, mmlu only)"
-    assert ab.row_labels(joined, 20)["Mistral"] == "Mistral 7B"
-    facts = ab.scored_abstention(joined, 20, coverage_table=claims.coverage(with_tiny(published)))
+    covered, every = ab.covered_datasets(joined, 20)
+    assert covered[TINY] == ["arc", "mmlu"] and covered["Mistral"] == every
+    assert every == ["arc", "hellaswag", "mmlu", "truthfulqa", "winogrande"]
+    coverage_table = real(published, with_tiny=True).coverage
+    ours = ab.scored_abstention(joined, 20, coverage_table=coverage_table)
     row = tiny[(tiny["k"] == 20) & (tiny["scope"] == "overall") & (tiny["signal"] == "msp") & (tiny["penalty"] == 2)]
-    assert facts["name"].tolist() == [TINY] and facts.iloc[0]["datasets"] == "arc and mmlu"
-    assert not facts.iloc[0]["complete"] and facts.iloc[0]["n_paper"] == 14
-    assert facts.iloc[0]["covers"].endswith("on arc and mmlu only")
-    assert facts.iloc[0]["gain_conservative"] == pytest.approx(row["score"].iloc[0] - row["base_score"].iloc[0])
+    assert ours["model"].tolist() == [TINY] and ours.iloc[0]["datasets"] == ["arc", "mmlu"]
+    assert not ours.iloc[0]["complete"] and ours.iloc[0]["n_paper"] == 14
+    # its run averages over both datasets it has answers for
+    assert not ours.iloc[0]["partial_average"]
+    assert ours.iloc[0]["gain_2"] == pytest.approx(row["score"].iloc[0] - row["base_score"].iloc[0])
+    assert ours.iloc[0]["score_2"] == row["score"].iloc[0] and ours.iloc[0]["pct_2"] == row["pct_abstained"].iloc[0]
     assert ab.scored_abstention(table, 20).empty
 
 
-def test_scored_abstention_says_when_the_run_leaves_out_some_of_its_datasets(synthetic):
+def test_scored_abstention_says_when_the_run_leaves_out_some_of_its_datasets():
     # N has arc (20 answers) and 4 mmlu answers, too few for k = 4: its overall run is arc alone
-    rows = [("N", "arc", ph, q, q % 2 == 0, 0.6) for ph in ("first", "second") for q in range(10)]
-    rows += [("N", "mmlu", "first", q, True, 0.6) for q in range(4)]
-    both = pd.concat([synthetic, _answers(rows)], ignore_index=True)
+    both = short_of_mmlu()
     table = ab.abstention_table(both, ks=(4,))
-    facts = ab.scored_abstention(table, 4, coverage_table=claims.coverage(both)).set_index("model")
-    assert facts.loc["N", "averaging"] == "; its overall scores average over arc only"
-    assert facts.loc["A", "averaging"] == "" and facts.loc["N", "datasets"] == "arc"
-    assert facts.loc["N", "n_paper"] == 0 and not facts.loc["N", "complete"]
-    # without a coverage table, any run short of the run's datasets is named
-    assert ab.scored_abstention(table, 4).set_index("model").loc["N", "averaging"].endswith("arc only")
+    ours = ab.scored_abstention(table, 4, coverage_table=scored.coverage(both))
+    assert ours["model"].tolist() == ["A", "N", "Z"]  # display order: ours alphabetically
+    assert list(ours.columns) == ["model", "base_1", "score_1", "gain_1", "pct_1", "base_2", "score_2", "gain_2",
+                                  "pct_2", "datasets", "complete", "n_paper", "partial_average"]
+    ours = ours.set_index("model")
+    assert ours.loc["N", "partial_average"] and not ours.loc["A", "partial_average"]
+    assert ours.loc["N", "datasets"] == ["arc"] and ours.loc["A", "datasets"] == ["arc", "mmlu"]
+    assert ours.loc["N", "n_paper"] == 0 and not ours.loc["N", "complete"] and ours.loc["A", "complete"]
+    # A: balanced keeps Base (0), conservative abstains on everything (-50 -> 0), as test_synthetic_table
+    assert ours.loc["A", ["base_1", "score_1", "gain_1", "pct_1"]].tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    assert ours.loc["A", ["base_2", "score_2", "gain_2", "pct_2"]].tolist() == pytest.approx([-50.0, 0.0, 50.0, 100.0])
+    # without a coverage table nothing says what the model has answers for: only `complete` tells
+    plain = ab.scored_abstention(table, 4).set_index("model")
+    assert not plain["partial_average"].any() and not plain.loc["N", "complete"]
 
 
 # ---------------------------------------------------------------------------------------------
 # the chapter's numbers
 
 
-def test_abstention_summary_on_the_synthetic_table(synthetic):
+def test_abstention_numbers_on_the_synthetic_table(synthetic):
     # A and Z as paper models (Falcon 7B, Mistral 7B): the expected runs of test_synthetic_table
     paper = synthetic.assign(model=synthetic["model"].astype(str).replace({"A": "Falcon-7b", "Z": "Mistral"}))
-    facts = ab.abstention_summary(ab.abstention_table(paper, ks=(4,)), 4)
+    numbers = ab.abstention_numbers(ab.abstention_table(paper, ks=(4,)), 4)
     # balanced: both keep Base (A 0, Z 100); conservative: A -50 -> 0 abstaining on all, Z stays
-    assert [facts[f"{c}_balanced"] for c in ("n_models", "n_gain", "n_equal", "n_loss")] == [2, 0, 2, 0]
-    assert [facts[f"{c}_conservative"] for c in ("n_models", "n_gain", "n_equal", "n_loss")] == [2, 1, 1, 0]
-    assert (facts["mean_gain_balanced"], facts["mean_gain_conservative"]) == (0.0, 25.0)
-    assert (facts["n_both_balanced"], facts["msp_higher_balanced"]) == (1, 0)  # Z only; MSP ties Max Logit
-    assert (facts["median_pct_balanced"], facts["median_pct_conservative"]) == (0.0, 50.0)
-    assert (facts["best_model"], facts["best_pct_conservative"]) == ("Mistral 7B", 0.0)
+    assert [numbers[f"{c}_1"] for c in ("n_models", "n_gain", "n_equal", "n_loss")] == [2, 0, 2, 0]
+    assert [numbers[f"{c}_2"] for c in ("n_models", "n_gain", "n_equal", "n_loss")] == [2, 1, 1, 0]
+    assert (numbers["mean_gain_1"], numbers["mean_gain_2"]) == (0.0, 25.0)
+    assert (numbers["n_both_1"], numbers["msp_higher_1"]) == (1, 0)  # Z only; MSP ties Max Logit
+    assert (numbers["median_pct_1"], numbers["median_pct_2"]) == (0.0, 50.0)
+    assert (numbers["best_model"], numbers["best_pct_2"]) == ("Mistral", 0.0)
     # per dataset: 2 models x (arc, mmlu); only A on mmlu gains (-100 or -200 -> 0)
-    assert (facts["ds_runs_balanced"], facts["ds_gain_balanced"], facts["ds_loss_balanced"]) == (4, 1, 0)
-    assert (facts["ds_runs_conservative"], facts["ds_gain_conservative"]) == (4, 1)
-    assert (facts["n_loss_total"], facts["larger_gain_rule"]) == (0, "conservative")
-    assert facts["verdict"] == "does not hold in full"
-    assert facts["verdict_detail"] == "does not hold in full: the mean gain is not positive under the balanced rule"
-    assert np.isnan(facts["rho_base_gain"]) and facts["base_gain_words"] == "no significant correlation"
-    with pytest.raises(ValueError, match="no overall rows"):
-        ab.abstention_summary(ab.abstention_table(synthetic, ks=(4,)), 4)  # no paper model
+    assert (numbers["ds_runs_1"], numbers["ds_gain_1"], numbers["ds_loss_1"]) == (4, 1, 0)
+    assert (numbers["ds_runs_2"], numbers["ds_gain_2"], numbers["ds_loss_2"]) == (4, 1, 0)
+    assert (numbers["n_loss_total"], numbers["larger_gain_penalty"]) == (0, 2)
+    assert numbers["holds"] is False and numbers["penalties_without_gain"] == [1]
+    assert np.isnan(numbers["rho_base_gain"]) and np.isnan(numbers["p_base_gain"])  # two models
+
+
+def test_abstention_numbers_need_a_paper_model(synthetic):
+    with pytest.raises(ValueError, match="no rows with k=4, signal='msp'"):
+        ab.abstention_numbers(ab.abstention_table(synthetic, ks=(4,)), 4)  # A and Z are ours
 
 
 def test_base_gain_correlation_leaves_out_scored_models():
@@ -586,14 +570,18 @@ def test_base_gain_correlation_leaves_out_scored_models():
     assert np.isnan(ab.base_gain_correlation(both, 20, 1).pearson_r)  # no gain at all: constant
 
 
-def test_abstention_summary_on_the_real_data(table):
-    facts = ab.abstention_summary(table, 20)
-    assert (facts["n_gain_balanced"], facts["n_equal_balanced"], facts["n_gain_conservative"]) == (13, 1, 14)
-    assert (facts["msp_higher_balanced"], facts["msp_higher_conservative"]) == (9, 6)
-    assert round(facts["median_pct_balanced"], 1) == 22.9 and round(facts["median_pct_conservative"], 1) == 56.6
-    assert facts["best_model"] == "GPT4 Turbo" and round(facts["best_pct_balanced"], 1) == 9.6
-    assert (facts["ds_runs_balanced"], facts["ds_loss_balanced"], facts["ds_loss_conservative"]) == (70, 12, 0)
-    assert facts["verdict"] == "holds" and facts["larger_gain_rule"] == "conservative"
-    assert round(facts["rho_base_gain"], 2) == -0.93 and facts["base_gain_words"] == "a strong negative correlation"
-    assert ab.abstention_summary(table, 10)["verdict_detail"] == (
-        "does not hold in full: 1 model × rule pair(s) score below Base")  # Mixtral, conservative
+def test_abstention_numbers_on_the_real_data(table):
+    numbers = ab.abstention_numbers(table, 20)
+    assert (numbers["n_models_1"], numbers["n_models_2"]) == (14, 14)
+    assert (numbers["n_gain_1"], numbers["n_equal_1"], numbers["n_gain_2"]) == (13, 1, 14)
+    assert (numbers["n_both_1"], numbers["msp_higher_1"], numbers["msp_higher_2"]) == (12, 9, 6)
+    assert numbers["mean_gain_1"] == pytest.approx(7.891, abs=5e-4)
+    assert numbers["mean_gain_2"] == pytest.approx(37.195, abs=5e-4)
+    assert round(numbers["median_pct_1"], 1) == 22.9 and round(numbers["median_pct_2"], 1) == 56.6
+    assert numbers["best_model"] == "gpt-4-turbo" and round(numbers["best_pct_1"], 1) == 9.6
+    assert (numbers["ds_runs_1"], numbers["ds_loss_1"], numbers["ds_loss_2"]) == (70, 12, 0)
+    assert numbers["holds"] is True and numbers["penalties_without_gain"] == []
+    assert numbers["n_loss_total"] == 0 and numbers["larger_gain_penalty"] == 2
+    assert round(numbers["rho_base_gain"], 2) == -0.93 and numbers["p_base_gain"] < 0.05
+    k10 = ab.abstention_numbers(table, 10)  # Mixtral, conservative
+    assert (k10["n_loss_1"], k10["n_loss_2"], k10["n_loss_total"], k10["holds"]) == (0, 1, 1, False)

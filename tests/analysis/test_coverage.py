@@ -1,4 +1,4 @@
-"""The data chapter's summaries, on a small hand-made table and on the real data."""
+"""helpers.analysis.coverage, the data chapter's numbers: on a small hand-made table and on the real data."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import claims, overview, table
+from analysis.inputs import real
+from helpers.analysis import cells as cells_mod
+from helpers.analysis import coverage as overview
+from helpers.data import schema
 
 
 def tidy(rows):
     """rows: (model, dataset, phrasing, qid, grade, msp)."""
     df = pd.DataFrame(rows, columns=["model", "dataset", "phrasing", "qid", "grade", "msp"])
-    return table.conform(df.assign(source="published", shots=0, correct=df.grade == "correct",
+    return schema.conform(df.assign(source="published", shots=0, correct=df.grade == "correct",
                                    max_logit=np.nan))
 
 
@@ -29,7 +32,7 @@ def small():
 
 
 def test_counts_accuracy_unparseable(small):
-    cells = claims.cell_table(small)
+    cells = cells_mod.cell_table(small)
     counts = overview.answer_counts(cells)
     assert counts.index.tolist() == ["Llama-7b", "Mistral"]  # the paper's order
     assert counts.loc["Mistral"].tolist() == [4, 2, 6]
@@ -43,19 +46,20 @@ def test_counts_accuracy_unparseable(small):
     assert unparseable.loc["Mistral", "overall"] == pytest.approx(100 / 6)
 
 
-def test_dataset_table(small):
-    datasets = overview.dataset_table(small)
-    assert datasets["dataset"].tolist() == ["arc", "mmlu"]
-    assert datasets["questions"].tolist() == [2, 1]
-    assert datasets.loc[0, "source"] == "ai2_arc / ARC-Challenge"
-    assert datasets.loc[0, "splits"] == "train + test + validation"
+def test_question_counts(small):
+    counts = overview.question_counts(small)
+    assert counts.to_dict() == {"arc": 2, "mmlu": 1}  # distinct qids, in the paper's order
+    assert counts.dtype == int
+    # the paper's order whatever the rows' order
+    assert overview.question_counts(small.iloc[::-1]).index.tolist() == ["arc", "mmlu"]
 
 
 def test_real_overview(published):
-    cells = claims.cell_table(published)
+    cells = real(published).cells
     counts = overview.answer_counts(cells)
     assert (counts["total"] == 2 * 21_407).all() and len(counts) == 14
-    assert overview.dataset_table(published)["questions"].tolist() == [2590, 6000, 6000, 817, 6000]
+    assert overview.question_counts(published).to_dict() == {
+        "arc": 2590, "hellaswag": 6000, "mmlu": 6000, "truthfulqa": 817, "winogrande": 6000}
     accuracy = overview.accuracy_grid(cells)
     assert round(accuracy.loc["Llama3-70b", "arc"], 1) == 92.3
     assert round(accuracy.loc["Falcon-7b", "truthfulqa"], 1) == 19.8
@@ -65,12 +69,12 @@ def test_real_overview(published):
 
 def test_counts_with_a_model_missing_a_dataset(small):
     partial = small[~((small.model == "Llama-7b") & (small.dataset == "mmlu"))]
-    counts = overview.answer_counts(claims.cell_table(partial))
+    counts = overview.answer_counts(cells_mod.cell_table(partial))
     assert counts.loc["Llama-7b"].tolist() == [4, 0, 4]
 
 
 def test_pooled_shares(small):
-    cells = claims.cell_table(small)
+    cells = cells_mod.cell_table(small)
     assert overview.unparseable_overall_pct(cells) == pytest.approx(100 / 12)  # one of 12 answers
     assert overview.share_equal_pct(small.assign(msp=[1.0] * 3 + [0.5] * 9), 1.0) == pytest.approx(25.0)
     shares = overview.share_above_pct(small, 0.65)
@@ -85,7 +89,7 @@ def test_pooled_shares(small):
 def scored(rows):
     """Scored rows as the cache gives them: (model, dataset, qid, question_id)."""
     df = pd.DataFrame(rows, columns=["model", "dataset", "qid", "question_id"])
-    return table.conform(df.assign(source="scored", phrasing="first", shots=0, grade="correct", correct=True,
+    return schema.conform(df.assign(source="scored", phrasing="first", shots=0, grade="correct", correct=True,
                                    msp=0.9, max_logit=np.nan))
 
 
@@ -108,19 +112,20 @@ def test_question_splits_tell_which_positions_are_the_papers_questions():
     within = overview.question_splits(SCORED, within=SCORED[(SCORED["dataset"] == "arc")])
     assert within[["model", "dataset"]].values.tolist() == [["mine", "arc"]]
     assert overview.question_splits(SCORED.iloc[:0]).empty
+    assert list(overview.question_splits(SCORED.iloc[:0]).columns) == [
+        "model", "dataset", "n_questions", "splits", "paper_splits", "same_split"]
     with pytest.raises(ValueError, match="question_id"):
         overview.question_splits(SCORED.drop(columns="question_id"))
-    assert overview.describe_alignment(overview.question_splits(SCORED)) == (
-        "For mine, on ARC-Challenge and MMLU its questions are the paper's at the same positions; on HellaSwag "
-        "it read the validation split, not the paper's train split, so its questions there are other ones. "
-        "For other, on HellaSwag its questions are the paper's at the same positions.")
-    assert overview.describe_alignment(overview.question_splits(SCORED.iloc[:0]), none="None.") == "None."
+    with pytest.raises(ValueError, match="not of the form dataset/split/key"):
+        overview.question_splits(SCORED.assign(question_id="arc-Mercury_1"))
+    # a paper model is never one of ours, whatever its rows say
+    assert overview.question_splits(SCORED.assign(source="published", model="Mistral")).empty
 
 
 def test_same_questions_leave_out_other_splits(small):
     pairs = overview.same_questions(SCORED, "mine")
     assert pairs.values.tolist() == [["arc", 0], ["arc", 1], ["mmlu", 5]]
-    answers = table.combine(small, SCORED.drop(columns="question_id"))
+    answers = schema.combine(small, SCORED.drop(columns="question_id"))
     joined = overview.on_same_questions(answers, SCORED, "mine")
     # small: arc qids 0 and 1 of both models (8 rows), mmlu has only qid 0; plus mine's 3 answers
     assert len(joined) == 8 + 3

@@ -1,12 +1,13 @@
-"""Hand-computed cases for helpers.metrics."""
+"""Hand-computed cases for helpers.analysis.metrics, and its one validator of paired inputs."""
 
 import math
+import re
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from helpers import metrics
+from helpers.analysis import abstention, metrics
 
 # Four answers: correct ones at 0.9 and 0.8, wrong ones at 0.8 and 0.1.
 # Pairs (correct, wrong): (.9,.8)=1, (.9,.1)=1, (.8,.8)=1/2 tie, (.8,.1)=1  ->  U = 3.5 of 4.
@@ -71,11 +72,61 @@ def test_auroc_equals_u_over_pairs_property():
         assert u == (diff > 0).sum() + 0.5 * (diff == 0).sum()
 
 
-def test_input_shapes_are_checked():
-    with pytest.raises(ValueError, match="equally long"):
-        metrics.auroc_pct([0.1, 0.2], [True])
+def test_paired_returns_float64_confidences_and_boolean_labels():
+    conf, correct = metrics.paired(np.array([0.9, 0.4], dtype=np.float32), [1, 0])
+    assert conf.dtype == np.float64 and correct.dtype == bool
+    assert conf.tolist() == [np.float32(0.9), np.float32(0.4)] and correct.tolist() == [True, False]
+    empty_conf, empty_correct = metrics.paired([], [])
+    assert empty_conf.shape == empty_correct.shape == (0,)
+
+
+@pytest.mark.parametrize("conf, correct, shapes", [
+    ([0.1, 0.2], [True], "(2,) and (1,)"),
+    ([[0.1, 0.2]], [[True, False]], "(1, 2) and (1, 2)"),  # equally shaped, but not 1-d
+    (0.5, True, "() and ()"),
+])
+def test_paired_rejects_other_shapes_and_names_them(conf, correct, shapes):
+    with pytest.raises(ValueError, match=re.escape(f"1-d and equally long, got shapes {shapes}")):
+        metrics.paired(conf, correct)
+
+
+def test_paired_rejects_empty_input_only_when_asked():
+    with pytest.raises(ValueError, match="must not be empty"):
+        metrics.paired([], [], nonempty=True)
+    assert metrics.paired([0.5], [True], nonempty=True)[0].tolist() == [0.5]
+
+
+#: every function of (conf, correct) pairs, called with its other arguments fixed
+PAIRED_FUNCTIONS = {
+    "auroc_pct": metrics.auroc_pct,
+    "mann_whitney": metrics.mann_whitney,
+    "reliability_bins": metrics.reliability_bins,
+    "calibration_error": metrics.calibration_error,
+    "abstention.score": lambda conf, correct: abstention.score(conf, correct, 0.5),
+    "abstention.train_test_split": lambda conf, correct: abstention.train_test_split(conf, correct, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(PAIRED_FUNCTIONS))
+@pytest.mark.parametrize("conf, correct", [([0.1, 0.2, 0.3], [True, False]),
+                                           ([[0.1, 0.9], [0.2, 0.8]], [[True, False], [False, True]])])
+def test_every_metric_rejects_a_wrong_shape_with_the_validators_message(name, conf, correct):
+    with pytest.raises(ValueError, match="conf and correct must be 1-d and equally long"):
+        PAIRED_FUNCTIONS[name](conf, correct)
+
+
+def test_the_abstention_score_needs_answers():
+    with pytest.raises(ValueError, match="must not be empty"):
+        abstention.score([], [], 0.5)
+
+
+def test_bins_are_checked():
     with pytest.raises(ValueError, match="bins must be"):
         metrics.calibration_error([0.1], [True], bins="log")
+    with pytest.raises(ValueError, match="n_bins must be >= 1"):
+        metrics.bin_edges([0.1], "uniform", n_bins=0)
+    with pytest.raises(ValueError, match="at least one confidence"):
+        metrics.bin_edges([], "quantile")
 
 
 # Calibration: five answers, the last with MSP == 1.0 (wrong).
@@ -154,6 +205,8 @@ def test_correlation_needs_three_pairs_and_spread():
     assert c.n == 2 and math.isnan(c.pearson_r)
     c = metrics.correlation([1, 2, 3], [5, 5, 5])
     assert c.n == 3 and math.isnan(c.pearson_r) and math.isnan(c.spearman_rho)
+    with pytest.raises(ValueError, match="x and y must be 1-d and equally long"):
+        metrics.correlation([1, 2, 3], [1, 2])
 
 
 def test_share_equal():
