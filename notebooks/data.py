@@ -168,7 +168,7 @@ figures.msp_histograms(answers);
 # for the best and the worst model.
 print(accuracy.drop(columns="overall").mean().sort_values().round(1))
 extreme_models = [accuracy["overall"].idxmax(), accuracy["overall"].idxmin()]
-print(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min").astype(int))
+print(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min").astype("Int64"))
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: share of answers with MSP above 0.99, per model and per family (in percent).

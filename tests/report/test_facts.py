@@ -141,9 +141,6 @@ def test_correlation_facts_by_hand():
     assert facts.correlation_facts(PER_MODEL.iloc[:5]).scored_auroc_msp == ""
 
 
-@pytest.mark.xfail(raises=KeyError, strict=True,
-                   reason="src bug: the scored-model sentences of calibration_facts, correctness_facts and "
-                          "correlation_facts format {covers}, which _with_names sets only given a coverage table")
 @pytest.mark.parametrize("build", [lambda: facts.correctness_facts(MODELS, CELLS).scored,
                                    lambda: facts.calibration_facts(CALIBRATION).scored,
                                    lambda: facts.correlation_facts(PER_MODEL).scored_auroc_msp],

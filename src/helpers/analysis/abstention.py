@@ -23,7 +23,8 @@ Additions for our scored models (``vocabulary.is_scored``), none of which change
   so a model of ours is placed on the paper's grid (its own chosen thresholds only add test-grid
   points, at which no paper model is scored);
 - a model's overall run averages over the in-scope datasets *it has answers for*; each row's
-  ``datasets`` column names them, and :func:`row_labels` marks models covering fewer than the run;
+  ``datasets`` column names them, and ``report.tables.row_labels`` marks models covering fewer
+  than the run;
   a model × dataset with too few pooled answers to leave a test set after k training answers (a
   scoring run just started) is left out;
 - the counts across models (:func:`gain_summary`, :func:`signal_wins`, :func:`claim_holds`) are over

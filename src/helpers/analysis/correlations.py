@@ -1,7 +1,7 @@
 """Correlations across models, as the paper's scatter plots (METHODS §8.4).
 
 The unit is the model; every statistic is over the paper's models only, so a scored model of ours
-never moves a paper number (:func:`scored_positions` says where ours would sit).
+never moves a paper number (``scored.scored_positions`` says where ours would sit).
 """
 
 from __future__ import annotations

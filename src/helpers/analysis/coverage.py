@@ -87,7 +87,7 @@ def question_splits(answers: pd.DataFrame, within: pd.DataFrame | None = None) -
     split, where the paper used the train split). ``within``: keep only the (model, dataset) pairs
     that table has (e.g. a chapter's selection)."""
     columns = ["model", "dataset", "n_questions", "splits", "paper_splits", "same_split"]
-    scored = answers[answers["model"].astype(str).map(is_scored)]
+    scored = answers[answers["model"].astype(str).map(is_scored).to_numpy(dtype=bool)]
     if within is not None:
         pairs = set(zip(within["model"].astype(str), within["dataset"].astype(str)))
         keep = [pair in pairs for pair in zip(scored["model"].astype(str), scored["dataset"].astype(str))]

@@ -34,12 +34,14 @@ def _sentences(rows: pd.DataFrame, template: str, none: str = "") -> str:
 
 
 def _with_names(rows: pd.DataFrame, coverage_table: pd.DataFrame | None) -> pd.DataFrame:
-    """Scored rows with ``name`` (display name) and, given a coverage table, ``covers`` words."""
-    out = rows.assign(name=rows["model"].map(display_name))
-    if coverage_table is not None:
-        words_of = {r["model"]: words.covers(r) for r in coverage_table.to_dict("records")}
-        out = out.assign(covers=out["model"].map(words_of))
-    return out
+    """Scored rows with ``name`` (display name), ``covers`` (what it answered, in words, given a
+    coverage table; else empty) and ``ours`` ('one of ours (2,000 of 42,814 answers, …)', or 'one of
+    ours' without a coverage table)."""
+    words_of = ({} if coverage_table is None else
+                {r["model"]: words.covers(r) for r in coverage_table.to_dict("records")})
+    covers = rows["model"].map(lambda m: words_of.get(m, ""))
+    return rows.assign(name=rows["model"].map(display_name), covers=covers,
+                       ours=["one of ours" + (f" ({c})" if c else "") for c in covers])
 
 
 # ----------------------------------------------------------------------------- the data
@@ -146,7 +148,7 @@ def calibration_facts(calibration: pd.DataFrame, coverage_table: pd.DataFrame | 
         changed_model=display_name(changed), changed_paper=float(paper.loc[changed, "calibration_error_paper"]),
         changed_ece=float(paper.loc[changed, "ece_equal_mass"]),
         rank_rho=correlation(paper["calibration_error_paper"], paper["ece_equal_mass"]).spearman_rho,
-        scored=_sentences(ours, "{name}, one of ours ({covers}), has a conventional ECE of {ece:.2f} "
+        scored=_sentences(ours, "{name}, {ours}, has a conventional ECE of {ece:.2f} "
                           "({paper_error:.2f} with the paper's recipe) and is {status}; {n_paper_worse} of "
                           "the {n_paper} paper models are worse calibrated by this measure. Its mean MSP "
                           "is {mean_msp_pct:.1f}% against an accuracy of {accuracy_pct:.1f}%.", NO_SCORED))
@@ -212,7 +214,7 @@ def correctness_facts(models: pd.DataFrame, cell_table: pd.DataFrame,
         n_msp_cells=t_test["n_msp"], n_logit_cells=t_test["n_max_logit"], t_p=t_test["p"],
         n_cells=len(paper_cells), n_below_chance=significance.n_below_chance(paper_cells),
         n_sidedness_differs=significance.sidedness_changes(paper_cells),
-        scored=_sentences(ours, "{name}, one of ours ({covers}), has a mean MSP AUROC of {auroc_msp:.1f}%, "
+        scored=_sentences(ours, "{name}, {ours}, has a mean MSP AUROC of {auroc_msp:.1f}%, "
                           "with {n_above_msp} of its {n_cells_msp} MSP cells significantly above chance, "
                           "so by the rule above its MSP is {chance}; {n_paper_lower} of the {n_paper} paper "
                           "models have a lower mean. Its mean Max Logit AUROC is {auroc_max_logit:.1f}%.",
@@ -267,7 +269,7 @@ def correlation_facts(models: pd.DataFrame, coverage_table: pd.DataFrame | None 
         rows = _with_names(scored_mod.scored_positions(models, "accuracy", y), coverage_table)
         rows = rows.assign(side=rows["above"].map({True: "above", False: "below"}))
         values[f"scored_{y}"] = _sentences(
-            rows, "{name}, one of ours ({covers}), has an accuracy of {x_value:.1f}% and a mean AUROC of "
+            rows, "{name}, {ours}, has an accuracy of {x_value:.1f}% and a mean AUROC of "
             "{y_value:.1f}% with the " + signal + ": {distance:.1f} points {side} the paper models' line, "
             "which predicts {predicted:.1f}% at its accuracy. Counted with them, it would move r from "
             "{r_paper:.2f} to {r_with:.2f}.")
@@ -351,17 +353,17 @@ def abstention_facts(table: pd.DataFrame, k: abstention.K = 20, variants: Sequen
     for i, (variant, detail) in enumerate(variant_facts):
         values[f"variant_{i}"], values[f"variant_{i}_verdict"] = variant, detail
     ours = _with_names(abstention.scored_abstention(table, k, signal, coverage_table), coverage_table)
-    if coverage_table is None:
-        ours = ours.assign(covers="")
-    ours = ours.assign(averaging=[f"; its overall scores average over {words.dataset_names(d)} only" if partial
-                                  else "" for d, partial in zip(ours["datasets"], ours["partial_average"])])
+    averaging = [f"its overall scores average over {words.dataset_names(d)} only" if partial else ""
+                 for d, partial in zip(ours["datasets"], ours["partial_average"])]
+    ours = ours.assign(ours=["one of ours" + (f" ({'; '.join(n for n in (c, a) if n)})" if c or a else "")
+                             for c, a in zip(ours["covers"], averaging)])
     return AbstentionFacts(
         **values, best_model=display_name(numbers["best_model"]),
         larger_gain_rule=words.penalty_name(numbers["larger_gain_penalty"]),
         verdict="holds" if numbers["holds"] else "does not hold in full",
         verdict_detail=_verdict_detail(numbers), rho_base_gain=numbers["rho_base_gain"],
         base_gain_words=words.describe_correlation(numbers["rho_base_gain"], numbers["p_base_gain"]),
-        scored=_sentences(ours, "{name}, one of ours ({covers}{averaging}), scores {base_1:.1f} by always "
+        scored=_sentences(ours, "{name}, {ours}, scores {base_1:.1f} by always "
                           "answering and {score_1:.1f} with its MSP threshold under the balanced rule "
                           "(abstaining on {pct_1:.1f}% of the questions), and {base_2:.1f} against "
                           "{score_2:.1f} under the conservative rule.", NO_SCORED))

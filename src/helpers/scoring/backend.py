@@ -77,10 +77,10 @@ class Backend(Protocol):
 BACKENDS = {"hf": "helpers.scoring.hf:load_backend"}
 
 
-def get_backend(name: str, model: str, **options) -> Backend:
-    """The backend ``name`` loaded for ``model`` with its ``options``; an unknown name raises
+def get_backend(backend: str, model: str, **options) -> Backend:
+    """The backend named ``backend`` loaded for ``model`` with its ``options``; an unknown name raises
     :class:`ScoringError` listing the known ones."""
-    if name not in BACKENDS:
-        raise ScoringError(f"unknown backend {name!r}; known backends: {', '.join(sorted(BACKENDS))}")
-    module, factory = BACKENDS[name].split(":")
+    if backend not in BACKENDS:
+        raise ScoringError(f"unknown backend {backend!r}; known backends: {', '.join(sorted(BACKENDS))}")
+    module, factory = BACKENDS[backend].split(":")
     return getattr(importlib.import_module(module), factory)(model, **options)
