@@ -49,8 +49,12 @@ import pandas as pd
 from helpers.analysis import abstention
 from helpers.analysis.scored import coverage
 from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
 from helpers.data.vocabulary import PENALTIES, PENALTY_NAMES, is_scored, model_order
 from helpers.report import facts, figures, tables, words
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir, k=k, example_models=example_models)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 present = model_order(answers["model"].astype(str).unique())

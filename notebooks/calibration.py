@@ -30,7 +30,11 @@ from helpers.analysis import cells as analysis
 from helpers.analysis import metrics
 from helpers.analysis.scored import coverage
 from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
 from helpers.report import facts, figures, tables
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 

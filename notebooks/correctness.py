@@ -32,7 +32,11 @@ scores_dir = None  # folder of our own scores (None: data/scores)
 from helpers.analysis import cells as analysis
 from helpers.analysis.scored import coverage
 from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
 from helpers.report import facts, figures, tables
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 

@@ -35,8 +35,12 @@ from helpers.analysis import cells as analysis
 from helpers.analysis import correlations as corr
 from helpers.analysis.scored import coverage
 from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
 from helpers.report import facts, figures, tables, words
 from helpers.report.tables import AXIS_LABELS as LABELS
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 per_model = analysis.model_summary(answers)

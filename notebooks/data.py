@@ -28,10 +28,14 @@ from helpers.analysis import cells as analysis
 from helpers.analysis import coverage
 from helpers.data.answers import load_answers
 from helpers.data.datasets import Question
+from helpers.data.parameters import check_parameters
 from helpers.data.scores import load_scored
 from helpers.data.vocabulary import PHRASINGS, display_name, model_table
 from helpers.report import facts, figures, tables
 from helpers.scoring.prompts import build_prompt
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 cells = analysis.cell_table(answers)

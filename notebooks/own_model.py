@@ -42,9 +42,14 @@ from helpers.analysis import cells as analysis
 from helpers.analysis.scored import coverage as coverage_table
 from helpers.analysis.scored import models_and_scored, scored_positions
 from helpers.data.answers import load_answers, select
+from helpers.data.parameters import check_parameters
 from helpers.data.scores import load_scored
 from helpers.report import facts, figures, tables, words
 from helpers.scoring.runner import ensure_scored
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir, model=model, phrasings=phrasings, limit=limit, mode=mode,
+                 device=device, batch_size=batch_size)
 
 name = ensure_scored(model, datasets, phrasings, limit, mode=mode, device=device,
                      batch_size=batch_size, scores_dir=scores_dir)
