@@ -32,7 +32,7 @@ scores_dir = None  # folder of our own scores (None: data/scores)
 model = None  # Hugging Face id, model folder or GGUF file (None: SmolLM2-135M-Instruct)
 phrasings = None  # prompt phrasings to score (None: both)
 limit = 200  # questions per dataset, in the paper's order
-mode = "fast"  # "fast" or "faithful" (the paper's generation loop; same answers, slower)
+mode = "fast"  # "fast", or "faithful": the paper's loop, same grades and MSPs, slower (text past the answer differs)
 device = "auto"  # "auto", "cpu" or "cuda"
 batch_size = 8
 

@@ -39,7 +39,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start", type=int, default=0, help="first question position (paper order)")
     p.add_argument("--limit", type=int, default=200, help="questions per dataset")
     p.add_argument("--backend", default="hf", help="scoring engine (hf: Hugging Face transformers)")
-    p.add_argument("--mode", choices=("fast", "faithful"), default="fast")
+    p.add_argument("--mode", choices=("fast", "faithful"), default="fast",
+                   help="faithful: the paper's generation loop; fast: the same grades and confidences, the "
+                        "response cut once the answer is settled (the manifest counts answers per mode)")
     p.add_argument("--shots", type=int, choices=(0, 1), default=0, help="0: zero-shot; 1: one-shot")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--dtype", default=None, help="auto, float32, float16 or bfloat16")
