@@ -29,6 +29,8 @@ from helpers.analysis import coverage
 from helpers.data.answers import load_answers
 from helpers.data.datasets import Question
 from helpers.data.parameters import check_parameters
+from helpers.data.published import copy_differences
+from helpers.data.published import published_dir as results_folder
 from helpers.data.scores import load_scored
 from helpers.data.vocabulary import PHRASINGS, display_name, model_table
 from helpers.report import facts, figures, tables
@@ -40,9 +42,11 @@ check_parameters(models=models, datasets=datasets, published_dir=published_dir,
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 cells = analysis.cell_table(answers)
 splits = coverage.question_splits(load_scored(scores_dir), within=answers)
-facts.glue_facts(facts.data_facts(answers, cells, splits))
+facts.glue_facts(facts.data_facts(answers, cells, splits, copy_differences(results_folder(published_dir))))
 
 # %% [markdown]
+# {glue:text}`copy_note`
+#
 # ## The models
 #
 # The paper compares {glue:text}`n_paper_models` chat models: {glue:text}`n_open_models` with open

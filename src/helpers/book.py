@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parameters: dict[str, dict] = {}
     for chapter, key, value in args.parameter:
         parameters.setdefault(chapter, {})[key] = _value(value)
+    from helpers.data.published import check_copy, published_dir
+
+    check_copy(published_dir())  # warns, naming files, when a local copy is not the pinned one
     inputs = inputs_digest()
     failed = []
     for name in names:

@@ -20,6 +20,7 @@ from helpers.analysis import cells as cells_mod
 from helpers.analysis.abstention import abstention_table
 from helpers.analysis.correlations import correlation_table
 from helpers.data.answers import load_answers
+from helpers.data.published import check_copy, published_dir
 
 #: file name -> its columns, in order
 COLUMNS = {
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder of our own scored answers, read with --include-scored (default: env "
                              "MSP_SCORES_DIR, else data/scores)")
     args = parser.parse_args(argv)
+    check_copy(published_dir(args.published_dir))
     answers = load_answers(args.published_dir, args.scores_dir, shots=0, include_scored=args.include_scored)
     for path in write_tables(export_tables(answers), args.out):
         print(path)

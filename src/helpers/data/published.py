@@ -21,6 +21,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,15 +289,55 @@ def _blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def content_digest(root: Path, folders=tuple(FOLDERS)) -> str:
-    """sha256 of the sorted lines ``folder/name <git blob sha1>`` of every file in ``folders``."""
-    lines = []
+def file_listing(root: Path, folders=tuple(FOLDERS)) -> dict[str, str]:
+    """``folder/name`` -> git blob sha1 of every file in ``folders`` under ``root``."""
+    listing = {}
     for folder in folders:
         directory = Path(root) / folder
         if directory.is_dir():
-            lines += [f"{folder}/{p.name} {_blob_sha1(p.read_bytes())}\n"
-                      for p in directory.iterdir() if p.is_file()]
-    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+            listing |= {f"{folder}/{p.name}": _blob_sha1(p.read_bytes()) for p in directory.iterdir() if p.is_file()}
+    return listing
+
+
+def content_digest(root: Path, folders=tuple(FOLDERS)) -> str:
+    """sha256 of the sorted lines ``folder/name <git blob sha1>`` of every file in ``folders``."""
+    lines = sorted(f"{name} {sha}\n" for name, sha in file_listing(root, folders).items())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+#: ``folder/name git-blob-sha1`` of every result file at RESULTS_COMMIT (its digest is RESULTS_DIGEST)
+PINNED_LISTING = Path(__file__).with_name("published_files.txt")
+
+
+class PublishedCopyWarning(UserWarning):
+    """A local copy of the results differs from the pinned commit's files."""
+
+
+def copy_differences(root: Path) -> list[str]:
+    """How a local copy of the results differs from the pinned files (:data:`PINNED_LISTING`), one
+    line per file: 'changed: …', 'missing: …' or 'extra: …', sorted by file name; empty when equal
+    (checked first by the content digest, :data:`RESULTS_DIGEST`)."""
+    if content_digest(root) == RESULTS_DIGEST:
+        return []
+    pinned = dict(line.split(" ") for line in PINNED_LISTING.read_text().splitlines())
+    local = file_listing(root)
+    lines = [f"changed: {n}" for n in pinned if n in local and local[n] != pinned[n]]
+    lines += [f"missing: {n}" for n in pinned if n not in local]
+    lines += [f"extra: {n}" for n in local if n not in pinned]
+    return sorted(lines, key=lambda line: line.split(": ", 1)[1])
+
+
+def check_copy(root: Path, first: int = 5) -> list[str]:
+    """:func:`copy_differences`, with a :class:`PublishedCopyWarning` naming the first ``first`` of
+    them when there are any. The command lines call it; the data chapter says so in its prose."""
+    differences = copy_differences(root)
+    if not differences:
+        return []
+    more = f" and {len(differences) - first} more" if len(differences) > first else ""
+    warnings.warn(f"{root}: the results differ from the pinned commit {RESULTS_COMMIT[:12]} in "
+                  f"{len(differences)} files ({'; '.join(differences[:first])}{more}); every number built on "
+                  "them may differ from the paper's", PublishedCopyWarning, stacklevel=2)
+    return differences
 
 
 def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
@@ -402,6 +443,7 @@ def grade_disagreements(source: str | Path | None = None, shots: int | None = 0,
 def main() -> None:
     """Obtain the published results (download if needed), parse them into the cache, summarise."""
     root = published_dir()
+    check_copy(root)
     for shots in FOLDERS.values():
         answers = load_published(root, shots=shots)
         counts = answers.grade.value_counts()

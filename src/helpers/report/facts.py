@@ -64,12 +64,16 @@ class DataFacts:
     unparseable_overall: float
     unparseable_max: float
     share_msp_one: float
+    copy_note: str
 
 
-def data_facts(answers: pd.DataFrame, cell_table: pd.DataFrame, splits: pd.DataFrame) -> DataFacts:
+def data_facts(answers: pd.DataFrame, cell_table: pd.DataFrame, splits: pd.DataFrame,
+               copy_differences: Sequence[str] = ()) -> DataFacts:
     """The numbers of "The data": the paper's model counts, the method's fixed settings, questions
     and answers in this run, accuracy extremes (mean over each model's cells), unparseable shares and
-    the share of MSP == 1.0; ``splits`` (``coverage.question_splits``) for the scored models."""
+    the share of MSP == 1.0; ``splits`` (``coverage.question_splits``) for the scored models;
+    ``copy_differences`` (``published.copy_differences``) says how a local copy of the results
+    differs from the pinned one."""
     accuracy = coverage.accuracy_grid(cell_table)["overall"]
     ext = words.extremes_words(cells.extremes(accuracy))
     counts = coverage.answer_counts(cell_table)
@@ -83,7 +87,8 @@ def data_facts(answers: pd.DataFrame, cell_table: pd.DataFrame, splits: pd.DataF
         accuracy_max=ext["max"], accuracy_max_model=ext["max_model"],
         unparseable_overall=coverage.unparseable_overall_pct(cell_table),
         unparseable_max=float(coverage.unparseable_pct(cell_table)["overall"].max()),
-        share_msp_one=coverage.share_equal_pct(answers, 1.0))
+        share_msp_one=coverage.share_equal_pct(answers, 1.0),
+        copy_note=words.copy_note(copy_differences))
 
 
 # ----------------------------------------------------------------------------- calibration

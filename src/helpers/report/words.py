@@ -145,3 +145,13 @@ def describe_alignment(splits, none: str = "") -> str:
         clauses = [f"on {join_words(same)} its questions are the paper's at the same positions"] if same else []
         sentences.append(f"For {display_name(model)}, {'; '.join(clauses + other)}.")
     return " ".join(sentences)
+
+
+def copy_note(differences: Sequence[str], first: int = 3) -> str:
+    """'' when the results are the pinned ones, else a warning sentence naming the first differences
+    (lines of ``published.copy_differences``)."""
+    if not differences:
+        return ""
+    more = f", and {len(differences) - first} more" if len(differences) > first else ""
+    return (f"Note: these results are not the authors' pinned files; {len(differences)} files differ "
+            f"({'; '.join(differences[:first])}{more}), so the numbers in this book may differ from the paper's.")
