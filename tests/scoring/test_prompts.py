@@ -1,14 +1,12 @@
-"""The prompts character for character against METHODS §3, and chat formatting with a real tokenizer."""
-
-import re
+"""The prompts character for character against METHODS §3, and chat formatting with a real tokenizer.
+(The template hash that keys the cache is tested with the templates, in tests/data/test_method.py.)"""
 
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from helpers import prompts
-from helpers.datasets import Question
-from helpers.prompts import build_prompt, chat_text, question_block, template_hash
+from helpers.data.datasets import Question
+from helpers.scoring.prompts import build_prompt, chat_text, question_block
 
 Q = Question("arc", "arc/test/x", 0, "What is 2+2?", ("3", "4", "5"), 1)
 EX = Question("arc", "arc/test/y", 1, "Pick red.", ("blue", "red"), 1)
@@ -62,17 +60,6 @@ def test_falcon_7b_drops_the_last_character_of_the_first_phrasing_only():
 def test_unknown_phrasing():
     with pytest.raises(ValueError, match="'third'.*first, second"):
         build_prompt(Q, "third")
-
-
-def test_template_hash_is_stable_and_tracks_the_templates(monkeypatch):
-    h = template_hash()
-    assert re.fullmatch(r"[0-9a-f]{12}", h)
-    assert template_hash() == h
-    monkeypatch.setitem(prompts.TEMPLATES, "second", prompts.TEMPLATES["second"].replace("Answer:", "A:"))
-    assert template_hash() != h
-    monkeypatch.undo()
-    monkeypatch.setattr(prompts, "ONE_SHOT_CONTEXT", prompts.ONE_SHOT_CONTEXT + " ")
-    assert template_hash() != h
 
 
 @pytest.fixture(scope="module")

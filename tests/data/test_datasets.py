@@ -15,14 +15,14 @@ from pathlib import Path
 import datasets as hf_datasets
 import pytest
 
-from helpers import datasets as ds
-from helpers.datasets import (
+from helpers.data import datasets as ds
+from helpers.data.datasets import (
     ONLINE, DatasetSubstitutionWarning, Question, answer_index, dataset_size, example_for,
     load_questions, n_questions, shuffle_options,
 )
 
 IGNORE_HELLASWAG_WARNING = pytest.mark.filterwarnings(
-    "ignore::helpers.datasets.DatasetSubstitutionWarning")
+    "ignore::helpers.data.datasets.DatasetSubstitutionWarning")
 
 # ----------------------------------------------------------------------------- tiny copies, both layouts
 

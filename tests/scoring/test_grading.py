@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers.grading import answer_char_index, grade, letter_period, parse_answer
+from helpers.scoring.grading import answer_char_index, grade, letter_period, parse_answer
 
 OPTS4 = ("lightning", "cellular respiration", "air pollution", "condensation")
 

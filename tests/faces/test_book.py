@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -9,12 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
 from helpers import book
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+#: the parameters every chapter takes (book.execute and ``-p NAME KEY VALUE`` set them), with their defaults
+COMMON_PARAMETERS = {"models": None, "datasets": None, "published_dir": None, "scores_dir": None}
 
 CHAPTER = """# %% [markdown]
 # # A chapter
@@ -50,11 +54,40 @@ def test_chapters_come_from_the_toc(tiny_book):
     assert book.chapters(REPO) == ["data", "calibration", "correctness", "correlations", "abstention", "own_model"]
 
 
-def test_every_chapter_has_a_source_with_a_parameters_cell():
-    for name in book.chapters(REPO):
-        source = (REPO / "notebooks" / f"{name}.py").read_text()
-        assert '# %% tags=["parameters"]' in source, name
-        assert "models = None" in source and "datasets = None" in source, name
+def chapter_cells(name: str) -> list:
+    """The cells of a chapter, read from its source as jupytext reads it for papermill."""
+    return jupytext.read(REPO / "notebooks" / f"{name}.py").cells
+
+
+def tagged(cells: list, tag: str) -> list:
+    return [c for c in cells if tag in c.metadata.get("tags", [])]
+
+
+def parameters(cell) -> dict:
+    """The names and values of a parameters cell, which must be plain ``name = literal`` lines (so
+    that papermill's injected cell, placed right after it, replaces them)."""
+    values = {}
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name), \
+            ast.unparse(node)
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("name", book.chapters(REPO))
+def test_every_chapter_has_a_parameters_cell_first(name):
+    cells = chapter_cells(name)
+    (cell,) = tagged(cells, "parameters")
+    assert cell is next(c for c in cells if c.cell_type == "code")  # nothing runs before the parameters
+    values = parameters(cell)
+    assert {k: values.get(k, "absent") for k in COMMON_PARAMETERS} == COMMON_PARAMETERS
+
+
+def test_the_own_model_chapter_takes_what_scoring_needs():
+    (cell,) = tagged(chapter_cells("own_model"), "parameters")
+    values = parameters(cell)
+    assert {k: values.get(k, "absent") for k in ("model", "phrasings", "limit", "mode", "device")} == \
+        {"model": None, "phrasings": None, "limit": 200, "mode": "fast", "device": "auto"}
 
 
 def test_execute_then_skip_until_something_changes(tiny_book, monkeypatch):
@@ -116,11 +149,14 @@ def test_student_copies_drop_solutions(tiny_book):
     assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
 
 
-def test_every_chapter_has_an_exercise_with_a_solution():
-    for name in book.chapters(REPO):
-        source = (REPO / "notebooks" / f"{name}.py").read_text()
-        for tag in ("exercise", "solution"):
-            assert re.search(rf'^# %%.* tags=\[[^\]]*"{tag}"', source, re.M), (name, tag)
+@pytest.mark.parametrize("name", book.chapters(REPO))
+def test_every_chapter_has_an_exercise_with_a_solution(name):
+    cells = chapter_cells(name)
+    exercises, solutions = tagged(cells, "exercise"), tagged(cells, "solution")
+    assert exercises and all(c.cell_type == "markdown" and c.source.strip() for c in exercises)
+    assert solutions and all(c.cell_type == "code" and c.source.strip() for c in solutions)
+    assert cells.index(exercises[0]) < cells.index(solutions[0])  # the question comes first
+    assert not tagged(exercises, "solution")  # the students' copy keeps every exercise
 
 
 @pytest.mark.slow
