@@ -304,9 +304,6 @@ def test_loading_writes_nothing_to_stderr(tiny_model_dir, capfd):
     assert hf_logging.is_progress_bar_enabled()  # restored afterwards
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="src bug: hf.check_model_folder imports "
-                   "transformers (and so tqdm.auto) outside quiet_loading(), so in a notebook kernel the first "
-                   "load of a model folder writes tqdm's 'IProgress not found' warning to stderr")
 def test_loading_in_a_notebook_writes_nothing_to_stderr(tiny_model_dir):
     """In a Jupyter kernel (as in the own-model chapter, whose runner fails on any stderr output)."""
     import nbformat

@@ -390,9 +390,6 @@ def test_a_changed_key_never_reuses_answers(tiny_lm, tmp_path, monkeypatch):
     assert set(scores.load_scored(tmp_path).qid) == {0, 1, 2, 3} and len(scores.load_scored(tmp_path)) == 4
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: the generation length is not part of the key the "
-                   "runner writes (HFBackend.key_settings() lacks max_new_tokens, and score_cached never "
-                   "passes Settings.max_new_tokens to the backend)")
 def test_the_key_records_the_generation_length_of_its_answers(tiny_lm, tmp_path):
     questions = tiny_questions(6)
     short = runner.score_cached(HFBackend(tiny_lm, max_new_tokens=2), questions, "first",

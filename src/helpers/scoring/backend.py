@@ -58,6 +58,8 @@ class Backend(Protocol):
     spec: ModelSpec
     #: how many requests the runner passes to :meth:`answer` at once (halved on :class:`OutOfMemory`)
     batch_size: int
+    #: the most tokens an answer may have (METHODS §4); the runner sets it and records it in the key
+    max_new_tokens: int
 
     def key_settings(self) -> dict:
         """The engine's settings that change answers (they enter the cache key)."""

@@ -183,8 +183,10 @@ def check_model_folder(folder: Path) -> None:
     """Refuse, naming the file and the reason, a model folder that cannot load: ``config.json`` that is
     not JSON, has no or an unknown ``model_type`` or a malformed value; no tokenizer file; a
     ``.safetensors`` file whose header or size is damaged."""
-    from transformers import AutoConfig
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    with quiet_loading():  # first imports of transformers and tqdm write to stderr in a notebook
+        from safetensors import safe_open
+        from transformers import AutoConfig
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     config = folder / "config.json"
     try:
@@ -201,8 +203,6 @@ def check_model_folder(folder: Path) -> None:
         raise ScoringError(f"{config}: a value is malformed ({type(exc).__name__}: {exc})") from None
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ScoringError(f"{folder}: no tokenizer file (one of {', '.join(TOKENIZER_FILES)})")
-    from safetensors import safe_open
-
     for weights in sorted(folder.glob("*.safetensors")):
         try:
             with safe_open(weights, framework="pt") as f:

@@ -148,15 +148,20 @@ def check_name(spec: ModelSpec, scores_dir: str | Path | None = None) -> None:
 
 
 def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str, *,
-                 examples: dict[str, Question] | None = None, settings: Settings = Settings(),
+                 examples: dict[str, Question] | None = None, settings: Settings | None = None,
                  scores_dir: str | Path | None = None, chunk_size: int = 32,
                  progress: Callable[[int], None] | None = None) -> cache.ScoreKey:
     """Score the questions the cache lacks and append them in chunks of ``chunk_size`` answers.
 
     All ``questions`` must come from one dataset; with ``examples`` (:func:`one_shot_examples`) they
-    are scored one-shot and cached under ``shots=1``. The key's lock is held throughout, so a second
-    process on the same key waits, then finds the answers done. Returns the key.
+    are scored one-shot and cached under ``shots=1``. ``settings`` (default: the backend's generation
+    length and the paper's block) set the generation length for the run, and the key records what
+    the answers were made with. The key's lock is held throughout, so a second process on the same
+    key waits, then finds the answers done. Returns the key.
     """
+    if settings is None:
+        settings = Settings(max_new_tokens=backend.max_new_tokens)
+    backend.max_new_tokens = settings.max_new_tokens
     datasets = {q.dataset for q in questions}
     if len(datasets) > 1:
         raise ScoringError(f"questions from several datasets {sorted(datasets)}; score one at a time")
