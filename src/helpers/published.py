@@ -13,6 +13,7 @@ question START + *i* of the dataset's shuffled order (METHODS §2, §6). ``norm`
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import os
@@ -37,6 +38,10 @@ ARCHIVE_URL = f"https://github.com/{RESULTS_REPOSITORY}/archive/{RESULTS_COMMIT}
 #: sha256 of the sorted ``folder/name git-blob-sha1`` lines of both folders at RESULTS_COMMIT
 #: (see :func:`content_digest`); git blob hashes do not depend on how the archive was packed.
 RESULTS_DIGEST = "d4b360f82ff9bc0d9b60e755206e42bd374a7b4a222f56de16dd723db342e927"
+#: the authors' printed tables: ``figs/*.tex`` at RESULTS_COMMIT (their figures, PDFs, are not kept)
+FIGS, FIGS_PATTERN = "figs", "*.tex"
+#: :func:`content_digest` of ``figs/*.tex`` at RESULTS_COMMIT
+FIGS_DIGEST = "b75aad24685cad09b7b5aab6d519a46fb7c146047c4b87bcd08679fb22bc3654"
 
 FOLDERS = {"main_results": 0, "one_shot_results": 1}
 HEADER = "grade confidence_level"
@@ -234,21 +239,23 @@ def _blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def content_digest(root: Path, folders=tuple(FOLDERS)) -> str:
-    """sha256 of the sorted lines ``folder/name <git blob sha1>`` of every file in ``folders``."""
+def content_digest(root: Path, folders=tuple(FOLDERS), pattern: str = "*") -> str:
+    """sha256 of the sorted lines ``folder/name <git blob sha1>`` of every file in ``folders`` whose
+    name matches ``pattern`` (``fnmatch``; default every file)."""
     lines = []
     for folder in folders:
         directory = Path(root) / folder
         if directory.is_dir():
             lines += [f"{folder}/{p.name} {_blob_sha1(p.read_bytes())}\n"
-                      for p in directory.iterdir() if p.is_file()]
+                      for p in directory.iterdir() if p.is_file() and fnmatch.fnmatchcase(p.name, pattern)]
     return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
 def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
-                       digest: str | None = RESULTS_DIGEST) -> Path:
+                       digest: str | None = RESULTS_DIGEST, figs_digest: str | None = FIGS_DIGEST) -> Path:
     """Download the authors' repository archive at the pinned commit, keep only the two result
-    folders in ``dest`` (default ``data/published``), and check their content digest.
+    folders and the printed tables ``figs/*.tex`` in ``dest`` (default ``data/published``), and
+    check the content digests of both (``digest``: the result folders; ``figs_digest``: the tables).
 
     The archive is fetched and extracted in a temporary folder that is moved into place only
     once complete and verified, so an interrupted download leaves nothing half-written.
@@ -263,15 +270,21 @@ def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
         with tarfile.open(archive) as tar:
             for member in tar.getmembers():
                 parts = Path(member.name).parts
-                if len(parts) >= 3 and parts[1] in FOLDERS and member.isfile():
+                table = (len(parts) == 3 and parts[1] == FIGS and fnmatch.fnmatchcase(parts[2], FIGS_PATTERN))
+                if len(parts) >= 3 and (parts[1] in FOLDERS or table) and member.isfile():
                     member.name = str(Path(*parts[1:]))
                     tar.extract(member, staging, filter="data")
-        for folder in FOLDERS:
+        for folder in (*FOLDERS, FIGS):
             if not (staging / folder).is_dir():
-                raise PublishedFormatError(f"{url}: archive has no {folder}/ folder")
+                raise PublishedFormatError(f"{url}: archive has no {folder}/ folder"
+                                           + (f" with {FIGS_PATTERN} files" if folder == FIGS else ""))
         found = content_digest(staging)
         if digest is not None and found != digest:
             raise PublishedFormatError(f"{url}: content digest {found} does not match the pinned {digest}")
+        found = content_digest(staging, (FIGS,), FIGS_PATTERN)
+        if figs_digest is not None and found != figs_digest:
+            raise PublishedFormatError(f"{url}: content digest of {FIGS}/{FIGS_PATTERN} {found} does not "
+                                       f"match the pinned {figs_digest}")
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
@@ -280,7 +293,8 @@ def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
 
 def published_dir(source: str | Path | None = None) -> Path:
     """Folder of the published results: ``source`` if given, else env ``MSP_PUBLISHED_DIR``, else
-    ``data/published`` (downloaded from the authors' repository when absent)."""
+    ``data/published`` (downloaded from the authors' repository when absent or without ``figs/``).
+    The printed tables are in its ``figs/`` folder."""
     if source is None:
         source = os.environ.get("MSP_PUBLISHED_DIR") or None
     if source is not None:
@@ -289,7 +303,7 @@ def published_dir(source: str | Path | None = None) -> Path:
             raise FileNotFoundError(f"{source}: no main_results/ folder of published results here")
         return source
     local = data_dir() / "published"
-    if not all((local / folder).is_dir() for folder in FOLDERS):
+    if not all((local / folder).is_dir() for folder in (*FOLDERS, FIGS)):
         download_published(local)
     return local
 
