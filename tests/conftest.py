@@ -35,7 +35,7 @@ def datasets_dir() -> Path:
 @pytest.fixture(scope="session")
 def published(published_dir):
     """The zero-shot published answers as the tidy table (parsed once, then read from the cache)."""
-    from helpers.published import load_published
+    from helpers.data.published import load_published
 
     return load_published(published_dir, shots=0)
 
