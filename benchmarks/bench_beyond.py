@@ -7,7 +7,7 @@ bootstrap (1000 resamples per model). Targets: each < 5 min on one core.
 import time
 
 from helpers.analysis import one_shot, recalibration, selective
-from helpers.published import load_published
+from helpers.data.published import load_published
 
 TARGET = 300
 

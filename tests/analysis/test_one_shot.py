@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import claims, metrics
+from helpers.analysis import cells, metrics
 from helpers.analysis import one_shot as os1
-from helpers.published import load_published
+from helpers.data.published import load_published
 
 
 def _answers(rng, shots, models=("Llama-7b", "gpt-4-turbo"), n_questions=60, drop=()):
@@ -68,8 +68,8 @@ def test_paired_measures_agree_with_the_paper_recipes():
     measures = os1.paired_measures(paired).set_index(["model", "shots"])
     for shots in (0, 1):
         answers = os1.shot_answers(paired, shots)
-        models = claims.model_metrics(claims.cell_table(answers)).set_index("model")
-        calibration = claims.calibration_by_model(answers).set_index("model")
+        models = cells.model_metrics(cells.cell_table(answers)).set_index("model")
+        calibration = cells.calibration_by_model(answers).set_index("model")
         ours = measures.xs(shots, level="shots")
         assert ours["accuracy"].to_numpy() == pytest.approx(models.loc[ours.index, "accuracy"].to_numpy())
         assert ours["auroc_msp"].to_numpy() == pytest.approx(models.loc[ours.index, "auroc_msp"].to_numpy())

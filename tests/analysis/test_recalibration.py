@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-from helpers import metrics
+from helpers.analysis import metrics
 from helpers.analysis import recalibration as rec
 
 

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from helpers import abstention
+from helpers.analysis import abstention
 from helpers.analysis import selective as sel
 
 # Four answers (the case of tests/test_metrics.py): right at 0.9 and 0.8, wrong at 0.8 and 0.1.

@@ -25,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers import abstention, claims, metrics
+from helpers.analysis import abstention, cells, correlations, metrics, significance
+from helpers.data import vocabulary
 from helpers.analysis import selective
-from helpers.datasets import SEED
+from helpers.data.method import SEED
 
 KEY = ["model", "dataset", "phrasing", "qid"]
 SHOTS = (0, 1)
@@ -38,10 +39,10 @@ N_BOOT = 1000
 
 
 def _sort_models(df: pd.DataFrame, keys: tuple[str, ...] = ("model",)) -> pd.DataFrame:
-    """Rows in display order of models (``claims.model_order``), then datasets in the paper's order."""
-    rank = {"model": {m: i for i, m in enumerate(claims.model_order(df["model"]))}}
+    """Rows in display order of models (``vocabulary.model_order``), then datasets in the paper's order."""
+    rank = {"model": {m: i for i, m in enumerate(vocabulary.model_order(df["model"]))}}
     if "dataset" in keys:
-        rank["dataset"] = {d: i for i, d in enumerate(claims.dataset_order(df["dataset"]))}
+        rank["dataset"] = {d: i for i, d in enumerate(vocabulary.dataset_order(df["dataset"]))}
     order = df.assign(**{f"_{k}": df[k].map(rank[k]) for k in keys})
     order = order.sort_values([f"_{k}" for k in keys], kind="stable")
     return order.drop(columns=[f"_{k}" for k in keys]).reset_index(drop=True)
@@ -229,7 +230,7 @@ def paired_differences(paired: pd.DataFrame, n_boot: int = N_BOOT, seed: int = S
     """
     rng = np.random.default_rng(seed)
     rows = []
-    for model in claims.model_order(paired["model"].unique()):
+    for model in vocabulary.model_order(paired["model"].unique()):
         group = paired[paired["model"] == model]
         prepared = _ModelShots(group)
         resampler = selective.QuestionResampler(group)
@@ -252,7 +253,7 @@ def paired_differences(paired: pd.DataFrame, n_boot: int = N_BOOT, seed: int = S
 
 # --- the paper's claims with one example ------------------------------------------------------------
 
-def claims_by_shots(paired: pd.DataFrame, tolerance: float = claims.ECE_TOLERANCE,
+def claims_by_shots(paired: pd.DataFrame, tolerance: float = cells.ECE_TOLERANCE,
                     k: abstention.K = 20) -> pd.DataFrame:
     """The paper's claims on the paired answers, one row per shots value (0, 1), over the paper's
     models present (scored models left out):
@@ -260,21 +261,21 @@ def claims_by_shots(paired: pd.DataFrame, tolerance: float = claims.ECE_TOLERANC
     n_models; accuracy vs MSP AUROC across models (r_msp, p_msp, n_msp: Pearson, ``linregress``, as
     METHODS §8.4; each model's accuracy and AUROC are means over the cells it has) and vs Max Logit
     AUROC (r_max_logit, p_max_logit, n_max_logit); n_miscalibrated (conventional ECE > tolerance,
-    ``claims.miscalibrated_models``), ece_min / ece_max, paper_error_min / paper_error_max (the
+    ``significance.miscalibrated_models``), ece_min / ece_max, paper_error_min / paper_error_max (the
     paper's calibration-table recipe); n_cells_msp and n_sig_above_msp (cells with Mann-Whitney
     p < 1e-4 and AUROC > 50%), n_above_chance_msp / n_above_chance_max_logit
-    (``claims.above_chance``); n_msp_better (of n_both, models whose mean MSP AUROC beats Max Logit);
+    (``significance.above_chance``); n_msp_better (of n_both, models whose mean MSP AUROC beats Max Logit);
     abstention_claim (``abstention.claim_holds`` for k labelled answers per dataset, MSP).
     """
     out = []
     for shots in SHOTS:
-        answers = claims.split_scored(shot_answers(paired, shots))[0]
-        cells = claims.cell_table(answers)
-        models = claims.model_metrics(cells)
-        calibration = claims.calibration_by_model(answers)
-        corr = claims.correlation_table(models, claims.ACCURACY_PAIRS[:2]).set_index("y")
-        msp_cells = cells[cells["signal"] == "msp"]
-        n_both, n_better = claims.msp_beats_max_logit(models)
+        answers = cells.split_scored(shot_answers(paired, shots))[0]
+        cell_table = cells.cell_table(answers)
+        models = cells.model_metrics(cell_table)
+        calibration = cells.calibration_by_model(answers)
+        corr = correlations.correlation_table(models, correlations.ACCURACY_PAIRS[:2]).set_index("y")
+        msp_cells = cell_table[cell_table["signal"] == "msp"]
+        n_both, n_better = significance.msp_beats_max_logit(models)
         table = abstention.abstention_table(answers, ks=(k,))
         out.append({
             "shots": shots, "n_models": len(models),
@@ -283,15 +284,15 @@ def claims_by_shots(paired: pd.DataFrame, tolerance: float = claims.ECE_TOLERANC
             "r_max_logit": corr.loc["auroc_max_logit", "pearson_r"],
             "p_max_logit": corr.loc["auroc_max_logit", "pearson_p"],
             "n_max_logit": int(corr.loc["auroc_max_logit", "n"]),
-            "n_miscalibrated": len(claims.miscalibrated_models(calibration, tolerance)),
+            "n_miscalibrated": len(significance.miscalibrated_models(calibration, tolerance)),
             "ece_min": float(calibration["ece_equal_mass"].min()), "ece_max": float(calibration["ece_equal_mass"].max()),
             "paper_error_min": float(calibration["calibration_error_paper"].min()),
             "paper_error_max": float(calibration["calibration_error_paper"].max()),
             "n_cells_msp": len(msp_cells),
-            "n_sig_above_msp": int(((msp_cells["mw_p_two_sided"] < claims.SIGNIFICANCE)
-                                    & (msp_cells["auroc"] > claims.CHANCE)).sum()),
-            "n_above_chance_msp": int(claims.above_chance(models, "msp").sum()),
-            "n_above_chance_max_logit": int(claims.above_chance(models, "max_logit").sum()),
+            "n_sig_above_msp": int(((msp_cells["mw_p_two_sided"] < cells.SIGNIFICANCE)
+                                    & (msp_cells["auroc"] > cells.CHANCE)).sum()),
+            "n_above_chance_msp": int(significance.above_chance(models, "msp").sum()),
+            "n_above_chance_max_logit": int(significance.above_chance(models, "max_logit").sum()),
             "n_both": n_both, "n_msp_better": n_better,
             "abstention_claim": abstention.claim_holds(table, k, "msp"),
         })
@@ -300,10 +301,10 @@ def claims_by_shots(paired: pd.DataFrame, tolerance: float = claims.ECE_TOLERANC
 
 def one_shot_correlations(one: pd.DataFrame) -> pd.DataFrame:
     """Accuracy vs MSP and vs Max Logit AUROC across the paper's models on *all* one-shot answers
-    (``claims.correlation_table`` on ``claims.model_metrics`` of every one-shot cell; each model
+    (``correlations.correlation_table`` on ``cells.model_metrics`` of every one-shot cell; each model
     averaged over the cells it has): METHODS §8.8's r = 0.73 over 12 models and r = 0.64 over 10.
-    Columns as ``claims.correlation_table``."""
-    return claims.correlation_table(claims.model_metrics(claims.cell_table(one)), claims.ACCURACY_PAIRS[:2])
+    Columns as ``correlations.correlation_table``."""
+    return correlations.correlation_table(cells.model_metrics(cells.cell_table(one)), correlations.ACCURACY_PAIRS[:2])
 
 
 def accuracy_drop_by_dataset(paired: pd.DataFrame) -> pd.DataFrame:

@@ -50,8 +50,9 @@ from scipy import optimize, special
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from helpers import abstention, claims, metrics
-from helpers.datasets import SEED
+from helpers.analysis import abstention, cells, metrics, significance
+from helpers.data import vocabulary
+from helpers.data.method import SEED
 
 #: clipping of probabilities before logit and log loss (module docstring)
 EPS = 2.0 ** -25
@@ -332,13 +333,13 @@ MEASURES = ("mean_conf", "accuracy", "ece_equal_mass", "ece_equal_width", "smece
 def _fit_and_apply(method: str, parts, signal: str, scope: Scope):
     """Recalibrated test confidences of one model (datasets concatenated) and how many fits were degenerate."""
     if scope == "model":
-        train_y = np.concatenate([tr[0] for tr, _ in parts])
-        train_c = np.concatenate([tr[1] for tr, _ in parts])
+        train_c = np.concatenate([tr[0] for tr, _ in parts])
+        train_y = np.concatenate([tr[1] for tr, _ in parts])
         fitted = calibration_map(method, train_c, train_y, signal)
-        return np.concatenate([fitted(te[1]) for _, te in parts]), int(fitted.degenerate), 1
+        return np.concatenate([fitted(te[0]) for _, te in parts]), int(fitted.degenerate), 1
     if scope == "dataset":
-        maps = [calibration_map(method, tr[1], tr[0], signal) for tr, _ in parts]
-        return (np.concatenate([m(te[1]) for m, (_, te) in zip(maps, parts)]),
+        maps = [calibration_map(method, tr[0], tr[1], signal) for tr, _ in parts]
+        return (np.concatenate([m(te[0]) for m, (_, te) in zip(maps, parts)]),
                 sum(m.degenerate for m in maps), len(maps))
     raise ValueError(f"scope={scope!r}: expected 'model' or 'dataset'")
 
@@ -346,8 +347,8 @@ def _fit_and_apply(method: str, parts, signal: str, scope: Scope):
 def _by_model(splits: abstention.Splits) -> dict[str, list]:
     """Each model's (train, test) halves, datasets in the paper's order, models in display order."""
     out = {}
-    for model in claims.model_order(m for m, _ in splits):
-        datasets = claims.dataset_order(d for m, d in splits if m == model)
+    for model in vocabulary.model_order(m for m, _ in splits):
+        datasets = vocabulary.dataset_order(d for m, d in splits if m == model)
         out[model] = [splits[(model, d)] for d in datasets]
     return out
 
@@ -366,8 +367,8 @@ def recalibration_table(answers: pd.DataFrame, k: abstention.K = 20, signals: Se
     for signal in signals:
         splits = abstention.pooled_splits(answers, signal, k, seed)
         for model, parts in _by_model(splits).items():
-            test_y = np.concatenate([te[0] for _, te in parts])
-            test_c = np.concatenate([te[1] for _, te in parts])
+            test_c = np.concatenate([te[0] for _, te in parts])
+            test_y = np.concatenate([te[1] for _, te in parts])
             base = {"model": model, "signal": signal, "k": k, "scope": scope,
                     "n_train": sum(len(tr[0]) for tr, _ in parts), "n_test": test_y.size}
             before_auroc = metrics.auroc_pct(test_c, test_y) / 100
@@ -397,17 +398,17 @@ def recalibration_sweep(answers: pd.DataFrame, ks: Iterable[abstention.K] = SWEE
     return pd.concat([recalibration_table(answers, k, **kwargs) for k in ks], ignore_index=True)
 
 
-def still_miscalibrated(table: pd.DataFrame, tolerance: float = claims.ECE_TOLERANCE,
+def still_miscalibrated(table: pd.DataFrame, tolerance: float = cells.ECE_TOLERANCE,
                         measure: str = "ece_equal_mass") -> pd.DataFrame:
     """Per k × signal × method of a recalibration table, over the paper's models (scored ones left
-    out): n_models, n_miscalibrated (``measure`` > tolerance, as ``claims.miscalibrated_models``),
+    out): n_models, n_miscalibrated (``measure`` > tolerance, as ``significance.miscalibrated_models``),
     models (their keys, comma-separated), worst (largest ``measure``) and tolerance."""
-    paper = claims.split_scored(table)[0].dropna(subset=[measure])
+    paper = cells.split_scored(table)[0].dropna(subset=[measure])
     rows = []
     for (k, signal, method), group in paper.groupby(["k", "signal", "method"], sort=False):
         bad = group[group[measure] > tolerance]
         rows.append({"k": k, "signal": signal, "method": method, "n_models": len(group),
-                     "n_miscalibrated": len(bad), "models": ", ".join(claims.model_order(bad["model"])),
+                     "n_miscalibrated": len(bad), "models": ", ".join(vocabulary.model_order(bad["model"])),
                      "worst": float(group[measure].max()), "tolerance": tolerance})
     return pd.DataFrame(rows)
 
@@ -416,7 +417,7 @@ def accuracy_error_correlation(table: pd.DataFrame, measure: str = "ece_equal_ma
     """Per k × signal × method, the correlation across the paper's models of test accuracy with
     ``measure`` (``metrics.correlation``): k, signal, method, n, pearson_r, pearson_p, spearman_rho,
     spearman_p."""
-    paper = claims.split_scored(table)[0].dropna(subset=[measure])
+    paper = cells.split_scored(table)[0].dropna(subset=[measure])
     rows = [(k, signal, method, *metrics.correlation(group["accuracy"], group[measure]))
             for (k, signal, method), group in paper.groupby(["k", "signal", "method"], sort=False)]
     return pd.DataFrame(rows, columns=["k", "signal", "method", *metrics.Correlation._fields])
@@ -467,8 +468,8 @@ def reliability_before_after(answers: pd.DataFrame, method: Method = "platt", k:
     for model, parts in _by_model(splits).items():
         if models is not None and model not in models:
             continue
-        test_y = np.concatenate([te[0] for _, te in parts])
-        before = np.concatenate([te[1] for _, te in parts])
+        before = np.concatenate([te[0] for _, te in parts])
+        test_y = np.concatenate([te[1] for _, te in parts])
         after, _, _ = _fit_and_apply(method, parts, "msp", scope)
         for stage, conf in (("before", before), ("after", after)):
             table = metrics.reliability_bins(conf, test_y, "quantile", N_BINS, last_bin_closed=True)

@@ -46,8 +46,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from helpers import abstention, claims, metrics
-from helpers.datasets import SEED
+from helpers.analysis import abstention, cells, correlations, metrics
+from helpers.data import vocabulary
+from helpers.data.method import SEED
 
 #: the fixed coverages of :func:`selective_metrics` (accuracy among the most confident 50/80/90%)
 COVERAGES = (0.5, 0.8, 0.9)
@@ -308,7 +309,7 @@ def _prepare(answers: pd.DataFrame, signal: str) -> list[_PreparedModel]:
     cell_all = 2 * dataset_code.astype(np.int64) + phrasing_code
     code_of = {str(name): code for code, name in enumerate(model_names)}
     out = []
-    for model in claims.model_order(code_of):
+    for model in vocabulary.model_order(code_of):
         rows = np.flatnonzero(model_code == code_of[model])
         conf, correct = conf_all[rows], correct_all[rows]
         if np.isnan(conf).all():
@@ -404,7 +405,7 @@ def bootstrap_correlations(answers: pd.DataFrame, signal: str = "msp",
     Columns: x, y, n, pearson_r, pearson_low, pearson_high, spearman_rho, spearman_low,
     spearman_high (Pearson as the paper, ``metrics.correlation``; bounds at (1 ± level)/2).
     """
-    paper = claims.split_scored(answers)[0]
+    paper = cells.split_scored(answers)[0]
     prepared = _prepare(paper, signal)
 
     def correlations(counts):
@@ -448,15 +449,15 @@ def risk_coverage_by_model(answers: pd.DataFrame, signal: str = "msp",
 
 def paper_comparison(answers: pd.DataFrame, signal: str = "msp", k: abstention.K = 20) -> pd.DataFrame:
     """:func:`selective_by_model` next to the paper's numbers per model: paper_accuracy and
-    paper_auroc (percent, mean over cells, ``claims.model_metrics``), and from the paper's abstention
+    paper_auroc (percent, mean over cells, ``cells.model_metrics``), and from the paper's abstention
     experiment with k labelled answers per dataset (overall run, ``abstention.abstention_scores``)
     base_score, score_balanced (penalty 1) and score_conservative (penalty 2), points per 100 questions."""
     table = selective_by_model(answers, signal)
-    models = claims.model_metrics(claims.cell_table(answers))[["model", "accuracy", f"auroc_{signal}"]]
+    models = cells.model_metrics(cells.cell_table(answers))[["model", "accuracy", f"auroc_{signal}"]]
     models = models.rename(columns={"accuracy": "paper_accuracy", f"auroc_{signal}": "paper_auroc"})
     splits = abstention.pooled_splits(answers, signal, k)
     runs = {name: abstention.abstention_scores(answers, signal, k, penalty, splits=splits).set_index("model")
-            for penalty, name in abstention.PENALTY_NAMES.items()}
+            for penalty, name in vocabulary.PENALTY_NAMES.items()}
     scores = pd.DataFrame({"base_score": runs["balanced"]["base_score"],
                            **{f"score_{name}": run["score"] for name, run in runs.items()}})
     scores = scores.rename_axis("model").reset_index()
@@ -471,7 +472,7 @@ PAPER_PAIRS = tuple((x, y) for y in ("aurc", "e_aurc", "augrc", "prr_selective")
 def cross_model_correlations(table: pd.DataFrame, pairs: Sequence[tuple[str, str]] = PAPER_PAIRS) -> pd.DataFrame:
     """Correlation across the paper's models (scored models left out) of each (x, y) pair of columns:
     x, y, n, pearson_r, pearson_p, spearman_rho, spearman_p (``metrics.correlation``)."""
-    return claims.correlation_table(table, pairs)
+    return correlations.correlation_table(table, pairs)
 
 
 # --- conformal selective answering ----------------------------------------------------------------
@@ -599,9 +600,9 @@ def _pooled(parts: list[tuple[np.ndarray, np.ndarray]], shares=None) -> tuple[np
     """(conf, correct, weights): datasets concatenated, the answers of dataset d weighted
     shares[d] / (its answers), so that dataset d weighs shares[d] (default: all the same)."""
     shares = np.ones(len(parts)) if shares is None else np.asarray(shares, dtype=np.float64)
-    conf = np.concatenate([c for _, c in parts])
-    correct = np.concatenate([y for y, _ in parts])
-    weights = np.concatenate([np.full(len(c), s / len(c)) for (_, c), s in zip(parts, shares)])
+    conf = np.concatenate([c for c, _ in parts])
+    correct = np.concatenate([y for _, y in parts])
+    weights = np.concatenate([np.full(len(c), s / len(c)) for (c, _), s in zip(parts, shares)])
     return conf, correct, weights
 
 
@@ -630,9 +631,9 @@ def conformal_abstention(answers: pd.DataFrame, signal: str = "msp", k: abstenti
     for (model, _), halves in splits.items():
         by_model.setdefault(model, []).append(halves)
     paper = {name: abstention.abstention_scores(answers, signal, k, penalty, splits=splits).set_index("model")
-             for penalty, name in abstention.PENALTY_NAMES.items()}
+             for penalty, name in vocabulary.PENALTY_NAMES.items()}
     rows = []
-    for model in claims.model_order(by_model):
+    for model in vocabulary.model_order(by_model):
         trains = [train for train, _ in by_model[model]]
         cal_conf, cal_correct, _ = _pooled(trains)
         # the test answers weighted as the labelled ones are composed: k per dataset -> equal weights
