@@ -174,39 +174,85 @@ def test_source_from_environment(small, tmp_path, monkeypatch):
     assert len(load_published(cache_dir=tmp_path / "c")) == 7
 
 
-def make_archive(small: Path, tmp_path: Path) -> Path:
-    """A tarball shaped like GitHub's archive of the authors' repository."""
+TABLE_TEX = "\\begin{tabular}{lc}\n\\toprule\nLLM & Expected calibration error \\\\ \n"
+
+
+def make_figs(tmp_path: Path) -> Path:
+    """A figs/ folder as in the authors' repository: printed tables (.tex) next to figures (.pdf)."""
+    figs = tmp_path / "repository" / pub.FIGS
+    figs.mkdir(parents=True)
+    (figs / "calibration_table_quantile.tex").write_text(TABLE_TEX)
+    (figs / "prompts.tex").write_text("\\begin{figure}\n")
+    (figs / "frac-correct_vs_msp_quantile.pdf").write_bytes(b"%PDF-1.4 not extracted")
+    return figs
+
+
+def make_archive(small: Path, tmp_path: Path, figs: Path | None = None) -> Path:
+    """A tarball shaped like GitHub's archive of the authors' repository (``figs``: its figs/ folder)."""
     archive = tmp_path / "archive.tar.gz"
     prefix = f"llm-calibration-and-correctness-prediction-{pub.RESULTS_COMMIT}"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(small / "main_results", f"{prefix}/main_results")
         tar.add(small / "one_shot_results", f"{prefix}/one_shot_results")
+        if figs is not None:
+            tar.add(figs, f"{prefix}/figs")
         readme = tmp_path / "README.md"
         readme.write_text("not extracted")
         tar.add(readme, f"{prefix}/README.md")
     return archive
 
 
+def tables_digest(figs: Path) -> str:
+    """The digest download_published checks for a figs/ folder: its *.tex files only."""
+    return pub.content_digest(figs.parent, (pub.FIGS,), pub.FIGS_PATTERN)
+
+
 def test_download_from_file_url(small, tmp_path):
-    archive = make_archive(small, tmp_path)
+    figs = make_figs(tmp_path)
+    archive = make_archive(small, tmp_path, figs)
     digest = pub.content_digest(small)
-    dest = pub.download_published(tmp_path / "data" / "published", url=archive.as_uri(), digest=digest)
-    assert sorted(p.name for p in dest.iterdir()) == ["main_results", "one_shot_results"]
-    assert pub.content_digest(dest) == digest
+    dest = pub.download_published(tmp_path / "data" / "published", url=archive.as_uri(), digest=digest,
+                                  figs_digest=tables_digest(figs))
+    assert sorted(p.name for p in dest.iterdir()) == ["figs", "main_results", "one_shot_results"]
+    # the printed tables are kept byte for byte, the figures (PDF) are not
+    assert sorted(p.name for p in (dest / "figs").iterdir()) == ["calibration_table_quantile.tex", "prompts.tex"]
+    assert (dest / "figs" / "calibration_table_quantile.tex").read_text() == TABLE_TEX
+    assert pub.content_digest(dest) == digest  # the results' digest does not cover figs/
+    assert pub.content_digest(dest, (pub.FIGS,), pub.FIGS_PATTERN) == tables_digest(figs)
     pd.testing.assert_frame_equal(parse_published(dest)[0], parse_published(small)[0])
 
 
 def test_download_rejects_wrong_digest(small, tmp_path):
-    archive = make_archive(small, tmp_path)
+    figs = make_figs(tmp_path)
+    archive = make_archive(small, tmp_path, figs)
     dest = tmp_path / "data" / "published"
     with pytest.raises(PublishedFormatError, match="does not match the pinned"):
-        pub.download_published(dest, url=archive.as_uri(), digest="0" * 64)
+        pub.download_published(dest, url=archive.as_uri(), digest="0" * 64, figs_digest=tables_digest(figs))
     assert not dest.exists()
     assert list((tmp_path / "data").iterdir()) == []  # no half-written folder left behind
 
 
-def test_download_over_http_when_no_local_copy(small, tmp_path, monkeypatch):
+def test_download_rejects_changed_tables(small, tmp_path):
+    figs = make_figs(tmp_path)
+    digest = tables_digest(figs)
+    (figs / "calibration_table_quantile.tex").write_text(TABLE_TEX + "Falcon 7B & 0.09\\\\\n")
+    archive = make_archive(small, tmp_path, figs)
+    dest = tmp_path / "data" / "published"
+    with pytest.raises(PublishedFormatError, match=r"figs/\*\.tex .* does not match the pinned " + digest):
+        pub.download_published(dest, url=archive.as_uri(), digest=pub.content_digest(small), figs_digest=digest)
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_download_rejects_an_archive_without_tables(small, tmp_path):
     archive = make_archive(small, tmp_path)
+    with pytest.raises(PublishedFormatError, match=r"archive has no figs/ folder with \*\.tex files"):
+        pub.download_published(tmp_path / "data" / "published", url=archive.as_uri(), digest=None,
+                               figs_digest=None)
+
+
+def test_download_over_http_when_no_local_copy(small, tmp_path, monkeypatch):
+    figs = make_figs(tmp_path)
+    archive = make_archive(small, tmp_path, figs)
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -216,14 +262,17 @@ def test_download_over_http_when_no_local_copy(small, tmp_path, monkeypatch):
         url = f"http://127.0.0.1:{server.server_port}/{archive.name}"
         monkeypatch.delenv("MSP_PUBLISHED_DIR", raising=False)
         monkeypatch.setenv("MSP_DATA_DIR", str(tmp_path / "data"))
-        # the pinned archive is served from here (with the small files' digest)
+        # the pinned archive is served from here (with the small files' digests)
         monkeypatch.setattr(pub, "download_published",
-                            partial(pub.download_published, url=url, digest=pub.content_digest(small)))
+                            partial(pub.download_published, url=url, digest=pub.content_digest(small),
+                                    figs_digest=tables_digest(figs)))
         answers = load_published()
     finally:
         server.shutdown()
     assert len(answers) == 7
     assert (tmp_path / "data" / "published" / "main_results").is_dir()
+    local = tmp_path / "data" / "published"
+    assert pub.content_digest(local, (pub.FIGS,), pub.FIGS_PATTERN) == tables_digest(figs)
 
 
 # --- the real data ---------------------------------------------------------------------------
@@ -250,6 +299,11 @@ def test_command_line_summarises_the_real_results(published_dir):
 
 def test_real_digest_is_the_pinned_commit(published_dir):
     assert pub.content_digest(published_dir) == pub.RESULTS_DIGEST
+
+
+def test_real_printed_tables_digest_is_the_pinned_commit(published_dir):
+    assert len(list((published_dir / pub.FIGS).glob(pub.FIGS_PATTERN))) == 24
+    assert pub.content_digest(published_dir, (pub.FIGS,), pub.FIGS_PATTERN) == pub.FIGS_DIGEST
 
 
 def test_real_counts_per_cell(published):

@@ -46,6 +46,7 @@ from helpers.analysis.cells import split_scored
 # The train/test shuffle uses the paper's seed (METHODS §8.7 step 2); pooling goes block by block,
 # one block per result file.
 from helpers.data.method import BLOCK, SEED
+from helpers.data.schema import grade_columns
 from helpers.data.vocabulary import PENALTIES, SIGNALS, dataset_order, is_scored, model_order
 
 #: the lowest grid point; the score there is "Base" (no abstention)
@@ -196,7 +197,9 @@ def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) ->
         raise ValueError(f"signal={signal!r}: expected one of {list(SIGNALS)}")
     if "shots" in answers and answers["shots"].nunique() > 1:
         raise ValueError(f"answers mix shots {sorted(answers['shots'].unique())}; pass one shots value")
-    pooled = pooled_order(answers[["model", "dataset", "phrasing", "qid", "correct", signal]])
+    correct = grade_columns(answers, signal)[1]  # each signal with its own grades
+    pooled = pooled_order(answers[["model", "dataset", "phrasing", "qid", correct, signal]]
+                          .rename(columns={correct: "correct"}))
     out: Splits = {}
     for (model, dataset), group in pooled.groupby(["model", "dataset"], observed=True, sort=False):
         conf = group[signal].to_numpy(dtype=np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis import metrics
+from helpers.data.schema import grade_columns
 from helpers.data.vocabulary import DATASETS, PHRASINGS, SIGNALS, is_scored, model_order, model_table
 
 #: p-value below which a cell counts as significant in the paper's tables (METHODS §8.3)
@@ -60,11 +61,13 @@ def _single_shots(answers: pd.DataFrame) -> None:
 
 
 def _long(answers: pd.DataFrame) -> pd.DataFrame:
-    """One row per answer and signal with its confidence ``conf``; rows without that signal dropped."""
+    """One row per answer and signal with its confidence ``conf`` and that signal's grade and
+    ``correct`` (``schema.grade_columns``); rows without that signal dropped."""
     parts = []
     for signal in SIGNALS:
-        part = answers[["model", "dataset", "phrasing", "grade", "correct", signal]]
-        part = part[part[signal].notna()].rename(columns={signal: "conf"})
+        grade, correct = grade_columns(answers, signal)
+        part = answers[["model", "dataset", "phrasing", grade, correct, signal]]
+        part = part[part[signal].notna()].rename(columns={signal: "conf", grade: "grade", correct: "correct"})
         parts.append(part.assign(signal=signal))
     out = pd.concat(parts, ignore_index=True)
     for col in ("model", "dataset", "phrasing"):

@@ -13,6 +13,7 @@ question START + *i* of the dataset's shuffled order (METHODS §2, §6). ``norm`
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import os
@@ -38,12 +39,16 @@ ARCHIVE_URL = f"https://github.com/{RESULTS_REPOSITORY}/archive/{RESULTS_COMMIT}
 #: sha256 of the sorted ``folder/name git-blob-sha1`` lines of both folders at RESULTS_COMMIT
 #: (see :func:`content_digest`); git blob hashes do not depend on how the archive was packed.
 RESULTS_DIGEST = "d4b360f82ff9bc0d9b60e755206e42bd374a7b4a222f56de16dd723db342e927"
+#: the authors' printed tables: ``figs/*.tex`` at RESULTS_COMMIT (their figures, PDFs, are not kept)
+FIGS, FIGS_PATTERN = "figs", "*.tex"
+#: :func:`content_digest` of ``figs/*.tex`` at RESULTS_COMMIT
+FIGS_DIGEST = "b75aad24685cad09b7b5aab6d519a46fb7c146047c4b87bcd08679fb22bc3654"
 
 FOLDERS = {"main_results": 0, "one_shot_results": 1}
 HEADER = "grade confidence_level"
 GRADE_WORDS = {"Correct": "correct", "Wrong": "wrong", "Unparseable": "unparseable"}
 # Bump when the parsed table changes shape, so that old parquet caches are not reused.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 _NAME = re.compile(
     r"(?P<dataset>[a-z]+)_(?P<model>.+)-q(?P<start>\d+)to(?P<end>\d+)_no_abst_"
@@ -226,8 +231,10 @@ def parse_published(root: Path, shots: int | None = 0) -> tuple[pd.DataFrame, pd
     ``answers`` is the tidy table: one row per answer from the ``norm`` files (MSP), with the Max
     Logit of the ``raw`` twin joined on (model, dataset, phrasing, shots, qid); NaN for API models,
     which expose no logits and have no ``raw`` files. Every other ``norm`` file must have its ``raw``
-    twin, and every ``raw`` file its ``norm`` twin. Where the twins' grades differ, the ``norm`` grade is kept and the
-    line is listed in ``disagreements``. Unparseable answers count as wrong (METHODS §5).
+    twin, and every ``raw`` file its ``norm`` twin. Each signal keeps its own file's grade (``grade``
+    from the ``norm`` file for the MSP, ``grade_max_logit`` from the ``raw`` file for the Max Logit,
+    as the authors' code graded them); where they differ the line is listed in ``disagreements``.
+    Unparseable answers count as wrong (METHODS §5).
     """
     files = list_result_files(root, shots)
     check_coverage(files)
@@ -275,9 +282,14 @@ def parse_published(root: Path, shots: int | None = 0) -> tuple[pd.DataFrame, pd
                 "norm_grade": words[codes[norm_rows[row]]], "raw_grade": words[codes[raw_rows[d]]],
             })
     grade = pd.Categorical.from_codes(codes[norm_rows], categories=list(GRADE_WORDS.values()))
+    raw_codes = codes[norm_rows].copy()  # the Max Logit grade: the raw twin's, where there is one
+    if twins:
+        raw_codes[at] = codes[raw_rows]
+    grade_raw = pd.Categorical.from_codes(raw_codes, categories=list(GRADE_WORDS.values()))
     answers = pd.DataFrame({
         "source": "published", **columns, "qid": qid, "grade": grade,
         "correct": grade == "correct", "msp": values[norm_rows], "max_logit": max_logit,
+        "grade_max_logit": grade_raw, "correct_max_logit": grade_raw == "correct",
     })
     report = pd.DataFrame(disagreements, columns=["model", "dataset", "phrasing", "shots", "qid", "line",
                                                   "norm_file", "raw_file", "norm_grade", "raw_grade"])
@@ -289,19 +301,22 @@ def _blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def file_listing(root: Path, folders=tuple(FOLDERS)) -> dict[str, str]:
-    """``folder/name`` -> git blob sha1 of every file in ``folders`` under ``root``."""
+def file_listing(root: Path, folders=tuple(FOLDERS), pattern: str = "*") -> dict[str, str]:
+    """``folder/name`` -> git blob sha1 of every file in ``folders`` under ``root`` whose name matches
+    ``pattern`` (``fnmatch``; default every file)."""
     listing = {}
     for folder in folders:
         directory = Path(root) / folder
         if directory.is_dir():
-            listing |= {f"{folder}/{p.name}": _blob_sha1(p.read_bytes()) for p in directory.iterdir() if p.is_file()}
+            listing |= {f"{folder}/{p.name}": _blob_sha1(p.read_bytes()) for p in directory.iterdir()
+                        if p.is_file() and fnmatch.fnmatchcase(p.name, pattern)}
     return listing
 
 
-def content_digest(root: Path, folders=tuple(FOLDERS)) -> str:
-    """sha256 of the sorted lines ``folder/name <git blob sha1>`` of every file in ``folders``."""
-    lines = sorted(f"{name} {sha}\n" for name, sha in file_listing(root, folders).items())
+def content_digest(root: Path, folders=tuple(FOLDERS), pattern: str = "*") -> str:
+    """sha256 of the sorted lines ``folder/name <git blob sha1>`` of every file in ``folders`` whose
+    name matches ``pattern`` (:func:`file_listing`)."""
+    lines = sorted(f"{name} {sha}\n" for name, sha in file_listing(root, folders, pattern).items())
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
@@ -341,9 +356,10 @@ def check_copy(root: Path, first: int = 5) -> list[str]:
 
 
 def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
-                       digest: str | None = RESULTS_DIGEST) -> Path:
+                       digest: str | None = RESULTS_DIGEST, figs_digest: str | None = FIGS_DIGEST) -> Path:
     """Download the authors' repository archive at the pinned commit, keep only the two result
-    folders in ``dest`` (default ``data/published``), and check their content digest.
+    folders and the printed tables ``figs/*.tex`` in ``dest`` (default ``data/published``), and
+    check the content digests of both (``digest``: the result folders; ``figs_digest``: the tables).
 
     The archive is fetched and extracted in a temporary folder that is moved into place only
     once complete and verified, so an interrupted download leaves nothing half-written.
@@ -358,15 +374,21 @@ def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
         with tarfile.open(archive) as tar:
             for member in tar.getmembers():
                 parts = Path(member.name).parts
-                if len(parts) >= 3 and parts[1] in FOLDERS and member.isfile():
+                table = (len(parts) == 3 and parts[1] == FIGS and fnmatch.fnmatchcase(parts[2], FIGS_PATTERN))
+                if len(parts) >= 3 and (parts[1] in FOLDERS or table) and member.isfile():
                     member.name = str(Path(*parts[1:]))
                     tar.extract(member, staging, filter="data")
-        for folder in FOLDERS:
+        for folder in (*FOLDERS, FIGS):
             if not (staging / folder).is_dir():
-                raise PublishedFormatError(f"{url}: archive has no {folder}/ folder")
+                raise PublishedFormatError(f"{url}: archive has no {folder}/ folder"
+                                           + (f" with {FIGS_PATTERN} files" if folder == FIGS else ""))
         found = content_digest(staging)
         if digest is not None and found != digest:
             raise PublishedFormatError(f"{url}: content digest {found} does not match the pinned {digest}")
+        found = content_digest(staging, (FIGS,), FIGS_PATTERN)
+        if figs_digest is not None and found != figs_digest:
+            raise PublishedFormatError(f"{url}: content digest of {FIGS}/{FIGS_PATTERN} {found} does not "
+                                       f"match the pinned {figs_digest}")
         if dest.exists():
             shutil.rmtree(dest)
         staging.rename(dest)
@@ -375,7 +397,8 @@ def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
 
 def published_dir(source: str | Path | None = None) -> Path:
     """Folder of the published results: ``source`` if given, else env ``MSP_PUBLISHED_DIR``, else
-    ``data/published`` (downloaded from the authors' repository when absent)."""
+    ``data/published`` (downloaded from the authors' repository when absent or without ``figs/``).
+    The printed tables are in its ``figs/`` folder."""
     if source is None:
         source = os.environ.get("MSP_PUBLISHED_DIR") or None
     if source is not None:
@@ -384,7 +407,7 @@ def published_dir(source: str | Path | None = None) -> Path:
             raise FileNotFoundError(f"{source}: no main_results/ folder of published results here")
         return source
     local = data_dir() / "published"
-    if not all((local / folder).is_dir() for folder in FOLDERS):
+    if not all((local / folder).is_dir() for folder in (*FOLDERS, FIGS)):
         download_published(local)
     return local
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from helpers.analysis import abstention, cells, coverage, significance
+from helpers.analysis import abstention, cells, coverage, reproduction, significance
 from helpers.analysis import scored as scored_mod
 from helpers.analysis.abstention import BASE_THRESHOLD, KS
 from helpers.analysis.correlations import ACCURACY_PAIRS, CORRELATION_ALPHA, SIZE_PAIRS, correlation_table
 from helpers.analysis.metrics import correlation
 from helpers.data.method import MAX_NEW_TOKENS
 from helpers.data.vocabulary import API_MODELS, PAPER_MODELS, PENALTY_NAMES, PHRASINGS, display_name
-from helpers.report import words
+from helpers.report import tables, words
 
 NO_SCORED = "No model we scored ourselves is part of this run."
 
@@ -414,11 +414,46 @@ def own_model_facts(name: str, models: pd.DataFrame, cell_table: pd.DataFrame, t
             "on {pct_2:.1f}%."))
 
 
+# ----------------------------------------------------------------------------- reproduction
+
+@dataclass(frozen=True)
+class ReproductionFacts:
+    n_tables: int
+    n_numbers: int
+    n_matched: int
+    n_missing: int
+    n_missing_matched: int
+    n_artefacts: int
+    n_mismatched: int
+    verdict: str
+    n_shortcut_mismatched: int
+    shortcut_examples: str
+
+
+def reproduction_facts(comparison: pd.DataFrame, shortcut_comparison: pd.DataFrame) -> ReproductionFacts:
+    """How many of the printed numbers we print with the same digits (``reproduction.match_totals``
+    of ``comparison``), in words, and how many would differ with the shortcuts of
+    ``reproduction.with_shortcuts`` (``shortcut_comparison``), with up to two examples."""
+    totals = reproduction.match_totals(comparison).set_index("table").loc["all"]
+    shortcut = reproduction.mismatches(shortcut_comparison)
+    examples = [f"{r['row']} in the table '{tables.table_name(r['table'])}' ({r['printed']} printed, "
+                f"{r['ours_rounded']} with the shortcuts)" for r in shortcut.head(2).to_dict("records")]
+    n, matched = int(totals["n_numbers"]), int(totals["n_matched"])
+    return ReproductionFacts(
+        n_tables=int(comparison["table"].nunique()), n_numbers=n, n_matched=matched,
+        n_missing=int(totals["n_missing"]), n_missing_matched=int(totals["n_missing_matched"]),
+        n_artefacts=int(totals["n_artefacts"]), n_mismatched=int(totals["n_mismatched"]),
+        verdict=("every printed number is reproduced to its last digit" if matched == n and not totals["n_mismatched"]
+                 else f"{matched} of the {n} printed numbers are reproduced to their last digit"),
+        n_shortcut_mismatched=len(shortcut), shortcut_examples=words.join_words(examples) or "none")
+
+
 # ----------------------------------------------------------------------------- gluing
 
 #: the facts each chapter glues (chapter name -> dataclasses)
 CHAPTER_FACTS = {
     "data": (DataFacts,),
+    "reproduction": (ReproductionFacts,),
     "calibration": (CalibrationFacts,),
     "correctness": (CorrectnessFacts,),
     "correlations": (CorrelationFacts,),

@@ -159,3 +159,80 @@ def run_summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] 
             lambda m: ", ".join(sorted(set(map(str, m.dropna())))))
         out["mode"] = modes.reindex(out.index)
     return out.reset_index().round(2)
+
+
+#: how the chapter names the authors' printed tables (``figs/*.tex`` stems)
+TABLE_NAMES = {"auroc_table_plus_fig": "AUROC, overall", "auroc_table": "AUROC, overall (plain copy)",
+               "calibration_table_quantile": "calibration error", "dataset": "per dataset",
+               "score_table": "score, k = 20", "score_table_k=10": "score, k = 10",
+               "score_table_k=half": "score, k = half", "pct_abstained_table": "% abstained, k = 20"}
+
+
+def table_name(stem: str) -> str:
+    """A readable name of a printed table: 'AUROC, overall', 'AUROC, ARC-Challenge', 'score, MMLU'."""
+    if stem in TABLE_NAMES:
+        return TABLE_NAMES[stem]
+    for key, entry in DATASET_REGISTRY.items():
+        if stem.startswith(f"{key}_"):
+            rest = stem.removeprefix(f"{key}_").removesuffix("_table").replace("pct_abstained", "% abstained")
+            return f"{rest.replace('auroc', 'AUROC')}, {entry.name}"
+    return stem
+
+
+def _table_rank(stem: str) -> tuple:
+    """Overall tables first (in :data:`TABLE_NAMES` order), then per dataset, the total last."""
+    if stem == "all":
+        return (2, 0, 0)
+    if stem in TABLE_NAMES:
+        return (0, list(TABLE_NAMES).index(stem), 0)
+    key = next((k for k in DATASETS if stem.startswith(f"{k}_")), "")
+    kinds = ["auroc", "score", "pct_abstained"]
+    kind = next((i for i, k in enumerate(kinds) if stem.removeprefix(f"{key}_").startswith(k)), len(kinds))
+    return (1, DATASETS.index(key) if key else len(DATASETS), kind)
+
+
+_WORDS = {"accuracy": "accuracy", "auroc": "AUROC", "n_sig": "cells p < 10⁻⁴", "base": "Base",
+          "score": "score", "pct_abstained": "% abstained", "calibration_error": "calibration error"}
+
+
+def column_label(column: Sequence[object]) -> str:
+    """A printed table's column key in words: ('auroc', 'msp') -> 'MSP AUROC', ('score',
+    'balanced', 'base') -> 'balanced Base'."""
+    parts = [SIGNAL_NAMES.get(str(c), _WORDS.get(str(c), str(c))) for c in column]
+    signals = [p for p in parts if p in SIGNAL_NAMES.values()]
+    rest = [p for p in parts if p not in SIGNAL_NAMES.values() and p not in ("score", "% abstained")]
+    return " ".join(signals + rest) or " ".join(parts)
+
+
+def reproduction_display(totals: pd.DataFrame) -> pd.DataFrame:
+    """Per printed table (``reproduction.match_totals``): its readable name, numbers printed,
+    numbers we print the same, the '--' marks (no value) and the cells not compared (template
+    artefacts); overall tables first, then per dataset, the total last."""
+    totals = totals.iloc[sorted(range(len(totals)), key=lambda i: _table_rank(totals["table"].iloc[i]))]
+    shown = totals.assign(table=[("all tables" if t == "all" else table_name(t)) for t in totals["table"]])
+    shown = shown.rename(columns={"table": "table", "n_numbers": "numbers printed", "n_matched": "same digits",
+                                  "n_missing": "'--' marks", "n_missing_matched": "'--' where we have none",
+                                  "n_artefacts": "not compared (artefacts)"})
+    return shown.set_index("table")[["numbers printed", "same digits", "'--' marks", "'--' where we have none",
+                                     "not compared (artefacts)"]]
+
+
+def mismatch_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The cells whose digits differ (``reproduction.mismatches``): table, model, what, printed,
+    ours (rounded as printed, then unrounded) and the reason."""
+    rows = comparison.reset_index(drop=True)
+    return pd.DataFrame({"table": rows["table"].map(table_name), "model": rows["row"],
+                         "column": [column_label(c) for c in rows["column"]], "printed": rows["printed"],
+                         "ours": rows["ours_rounded"], "ours, unrounded": rows["ours"].round(4),
+                         "reason": rows["reason"]})
+
+
+def side_by_side(comparison: pd.DataFrame, table: str) -> pd.DataFrame:
+    """One printed table with each printed cell next to ours: a row per model, a column per printed
+    column, 'printed | ours' strings ('✓' appended where they agree)."""
+    rows = comparison[comparison["table"] == table]
+    text = [f"{p} | {o}" + (" ✓" if m is True else "") for p, o, m in
+            zip(rows["printed"], rows["ours_rounded"], rows["match"].astype(object))]
+    grid = rows.assign(text=text, what=[column_label(c) for c in rows["column"]]).pivot_table(
+        index="row", columns="what", values="text", aggfunc="first", sort=False)
+    return grid.rename_axis(index="model", columns=None)
