@@ -32,7 +32,7 @@ from helpers.analysis import reproduction
 from helpers.data.parameters import check_parameters
 from helpers.data.printed import figs_dir, printed_numbers
 from helpers.data.published import load_published
-from helpers.report import facts, tables
+from helpers.report import facts, figures, tables
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir)
 
@@ -60,6 +60,13 @@ facts.glue_facts(facts.reproduction_facts(comparison, shortcuts))
 
 # %%
 tables.reproduction_display(reproduction.match_totals(comparison))
+
+# %% [markdown]
+# Each printed number against our unrounded value, by kind of table (green: the same digits;
+# orange: different ones). Every point lies on the diagonal to within the printed rounding.
+
+# %%
+figures.printed_against_ours(comparison);
 
 # %% [markdown]
 # The overall AUROC table, each printed cell next to ours (`printed | ours`, ✓ where the digits

@@ -222,7 +222,8 @@ def test_launch_branch_adds_the_executed_chapters_to_the_tree(tmp_path):
     assert run.returncode != 0 and "make book" in run.stderr
 
 
-def test_dataset_list_matches_the_local_copy(datasets_dir):
+def test_dataset_list_matches_the_local_copy(local_datasets_dir):
+    datasets_dir = local_datasets_dir
     """The files .github/fetch_datasets.py downloads for the workflows are the ones the tests read."""
     sys.path.insert(0, str(REPO / ".github"))
     try:

@@ -407,7 +407,8 @@ def _jsonl(path):
 
 
 @IGNORE_HELLASWAG_WARNING
-def test_real_data_matches_a_literal_replay_of_the_paper(real, datasets_dir):
+def test_real_data_matches_a_literal_replay_of_the_paper(real, local_datasets_dir):
+    datasets_dir = local_datasets_dir
     arc_rows = [r for name in ("Train", "Test", "Dev")
                 for r in _jsonl(datasets_dir / f"arc_challenge/ARC-Challenge-{name}.jsonl")]
     arc = paper_replay(arc_rows, lambda x: x["question"]["stem"], lambda x: answer_index(x["answerKey"], 1),

@@ -58,25 +58,27 @@ def small(tmp_path):
 def test_tidy_table_from_small_files(small):
     answers, report = parse_published(small, shots=0)
     assert list(answers.columns) == ["source", "model", "dataset", "phrasing", "shots", "qid",
-                                     "grade", "correct", "msp", "max_logit"]
+                                     "grade", "correct", "msp", "max_logit", "grade_max_logit",
+                                     "correct_max_logit"]
+    assert answers.msp.dtype == np.float64 and answers.max_logit.dtype == np.float64
     assert len(answers) == 7
     mistral = answers[answers.model == "Mistral"].sort_values(["phrasing", "qid"])
     assert mistral.qid.tolist() == [0, 1, 2, 500, 501]
     assert mistral.grade.astype(str).tolist() == ["correct", "wrong", "unparseable", "wrong", "correct"]
     assert mistral.correct.tolist() == [True, False, False, False, True]
-    np.testing.assert_array_equal(mistral.msp, np.float32([0.9, 0.5, 0, 0.25, 1.0]))
-    np.testing.assert_array_equal(mistral.max_logit, np.float32([21.5, 17.25, 0, 3.5, 30]))
-    assert answers.msp.dtype == np.float32 and answers.max_logit.dtype == np.float32
+    np.testing.assert_array_equal(mistral.msp, np.array([0.9, 0.5, 0, 0.25, 1.0]))  # the files' digits, float64
+    np.testing.assert_array_equal(mistral.max_logit, np.array([21.5, 17.25, 0, 3.5, 30]))
     gpt = answers[answers.model == "gpt-4-turbo"]
     assert gpt.dataset.astype(str).tolist() == ["mmlu", "mmlu"] and gpt.max_logit.isna().all()
     assert (answers.source == "published").all() and (answers.shots == 0).all()
 
 
-def test_grade_disagreement_keeps_norm_grade_and_is_reported(small):
+def test_grade_disagreement_keeps_each_signals_grade_and_is_reported(small):
     answers, report = parse_published(small, shots=0)
     # second phrasing, q500: norm says Wrong, raw says Correct
     row = answers[(answers.model == "Mistral") & (answers.qid == 500)].iloc[0]
     assert row.grade == "wrong" and not row.correct
+    assert row.grade_max_logit == "correct" and row.correct_max_logit  # each signal keeps its file's grade
     assert len(report) == 1
     r = report.iloc[0]
     assert (r.model, r.dataset, r.phrasing, r.qid, r.line) == ("Mistral", "arc", "second", 500, 2)

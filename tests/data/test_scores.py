@@ -71,7 +71,8 @@ def test_load_scored_is_the_tidy_table(tmp_path):
     assert list(scored.columns[:len(schema.COLUMNS)]) == list(schema.COLUMNS)
     assert scored.qid.tolist() == [1, 3]
     assert set(scored.source) == {"scored"} and set(scored.model) == {"tiny"}
-    assert scored.grade.tolist() == ["correct", "wrong"] and scored.msp.dtype == np.float32
+    assert scored.grade.tolist() == ["correct", "wrong"] and scored.msp.dtype == np.float64
+    assert scored.grade_max_logit.tolist() == ["correct", "wrong"]  # one answer: both signals, one grade
     assert "letter_probs" in scored.columns
     empty = scores.load_scored(tmp_path / "empty")
     assert len(empty) == 0 and list(empty.columns) == list(schema.COLUMNS)

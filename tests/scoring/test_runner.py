@@ -47,6 +47,7 @@ class Scripted:
     def __init__(self, batch_size: int = 4, fits: int | None = None):
         self.spec = ModelSpec("scripted", "hub", "scripted", "r0")
         self.batch_size, self.fits = batch_size, fits
+        self.max_new_tokens = 100
         self.prepared: list[list[Request]] = []
         self.batches: list[list[int]] = []
 

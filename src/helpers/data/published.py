@@ -397,7 +397,8 @@ def download_published(dest: Path | None = None, url: str = ARCHIVE_URL,
 
 def published_dir(source: str | Path | None = None) -> Path:
     """Folder of the published results: ``source`` if given, else env ``MSP_PUBLISHED_DIR``, else
-    ``data/published`` (downloaded from the authors' repository when absent or without ``figs/``).
+    ``data/published`` (downloaded from the authors' repository when absent or without ``figs/``;
+    env ``MSP_RESULTS_URL`` replaces the archive's address, e.g. for a mirror).
     The printed tables are in its ``figs/`` folder."""
     if source is None:
         source = os.environ.get("MSP_PUBLISHED_DIR") or None
@@ -408,7 +409,8 @@ def published_dir(source: str | Path | None = None) -> Path:
         return source
     local = data_dir() / "published"
     if not all((local / folder).is_dir() for folder in (*FOLDERS, FIGS)):
-        download_published(local)
+        mirror = os.environ.get("MSP_RESULTS_URL")
+        download_published(local, **({"url": mirror} if mirror else {}))
     return local
 
 

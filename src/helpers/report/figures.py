@@ -250,3 +250,32 @@ def abstention_gains(table: pd.DataFrame, k=20, scope: str = "overall") -> Figur
     grid.set_titles("{col_name} score")
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.45, 0.0), ncol=2, title=None, frameon=False)
     return grid.figure
+
+
+# --- the reproduction chapter -----------------------------------------------------------------
+
+#: kind of printed table -> (panel title, axis unit)
+PRINTED_KINDS = {"auroc": "AUROC tables (accuracy, AUROC, %)", "calibration": "calibration error",
+                 "dataset": "dataset table (%)", "score": "scores (points)", "pct_abstained": "% abstained"}
+
+
+def printed_against_ours(comparison) -> Figure:
+    """Every compared printed number (``reproduction.printed_comparison``; counts and '--' left out)
+    against our unrounded value, one panel per kind of table, with the diagonal: a number the paper
+    prints as we compute it lies on the line, to within its rounding."""
+    rows = comparison[comparison["compared"] & (comparison["printed"] != "--")
+                      & ~comparison["printed"].str.contains("/", regex=False)]
+    kinds = [k for k in PRINTED_KINDS if k in set(rows["kind"])]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(2.6 * len(kinds), 2.9), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        part = rows[rows["kind"] == kind]
+        printed, ours = part["printed"].astype(float), part["ours"].astype(float)
+        low, high = min(printed.min(), ours.min()), max(printed.max(), ours.max())
+        ax.plot([low, high], [low, high], color="grey", linewidth=1, linestyle="--")
+        colors = np.where(part["match"].fillna(False).astype(bool), OUTCOME_COLORS["correct"], OUTCOME_COLORS["wrong"])
+        ax.scatter(ours, printed, s=10, c=colors, alpha=0.8, linewidths=0)
+        ax.set_title(f"{PRINTED_KINDS[kind]}\n{len(part)} numbers", fontsize="small")
+        ax.set_xlabel("ours (unrounded)")
+    axes[0][0].set_ylabel("printed in the paper")
+    fig.tight_layout()
+    return fig
