@@ -12,7 +12,7 @@ import os
 import time
 
 from helpers.analysis import abstention_repeats
-from helpers.published import load_published, published_dir
+from helpers.data.published import load_published, published_dir
 
 TARGET_MAIN = 60.0
 TARGET_SWEEP = 60.0

@@ -12,7 +12,7 @@ import os
 import time
 
 from helpers.analysis import bootstrap
-from helpers.published import load_published, published_dir
+from helpers.data.published import load_published, published_dir
 
 TARGET = 60.0
 

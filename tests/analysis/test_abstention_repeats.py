@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import abstention as ab
+from helpers.analysis import abstention as ab
 from helpers.analysis import abstention_repeats as ar
-from helpers.table import conform
+from helpers.data.schema import conform
 
 MODELS = ["Llama-7b", "Mistral", "Yi-6b", "gpt-4-turbo"]
 

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from helpers import claims
+from helpers.analysis import cells, correlations
+from helpers.data import vocabulary
 from helpers.analysis import bootstrap as bs
 from helpers.data import analysis_cache
-from helpers.table import conform
+from helpers.data.schema import conform
 
 OPEN = ["Falcon-7b", "Llama-7b", "Mistral", "Yi-6b", "Llama3-70b"]
 API = ["gpt-4-turbo"]
@@ -51,7 +52,7 @@ def loop_bootstrap(answers: pd.DataFrame, n_resamples: int, seed: int):
     """The plain way: materialise each resample (rng.choice of question positions per dataset, in
     the table's dataset order), then the claims functions (sklearn AUROC, metrics calibration)."""
     rng = np.random.default_rng(seed)
-    datasets = claims.dataset_order(answers["dataset"].astype(str).unique())
+    datasets = vocabulary.dataset_order(answers["dataset"].astype(str).unique())
     qids = {d: np.unique(answers.loc[answers["dataset"] == d, "qid"]) for d in datasets}
     cells, models, correlations = [], [], []
     for b in range(n_resamples):
@@ -62,12 +63,12 @@ def loop_bootstrap(answers: pd.DataFrame, n_resamples: int, seed: int):
             copies = pd.DataFrame({"qid": drawn, "copy": np.arange(len(drawn))})
             parts.append(copies.merge(rows, on="qid").assign(qid=lambda t: t["copy"]).drop(columns="copy"))
         resampled = conform(pd.concat(parts, ignore_index=True))
-        cell = claims.cell_table(resampled)
-        summary = claims.model_summary(resampled, cell)
+        cell = cells.cell_table(resampled)
+        summary = cells.model_summary(resampled, cell)
         summary["overconfidence"] = summary["mean_msp"] - summary["frac_correct"]
         cells.append(cell.assign(resample=b))
         models.append(summary.assign(resample=b))
-        correlations.append(claims.correlation_table(summary, bs.PAIRS).assign(resample=b))
+        correlations.append(correlations.correlation_table(summary, bs.PAIRS).assign(resample=b))
     return (pd.concat(cells, ignore_index=True), pd.concat(models, ignore_index=True),
             pd.concat(correlations, ignore_index=True))
 
@@ -156,11 +157,11 @@ def test_correlation_replicates_equal_the_loop(small_boot, small_loop):
 
 
 def test_point_estimates_equal_the_claims_tables(small, small_boot):
-    summary = claims.model_summary(small).set_index("model")
+    summary = cells.model_summary(small).set_index("model")
     point = small_boot.model_point.set_index("model").loc[summary.index]
     for statistic in bs.CALIBRATION_VARIANTS + ("accuracy", "auroc_msp", "auroc_max_logit"):
         np.testing.assert_allclose(point[statistic], summary[statistic], rtol=1e-12, equal_nan=True)
-    table = claims.correlation_table(summary.reset_index(), bs.PAIRS)
+    table = correlations.correlation_table(summary.reset_index(), bs.PAIRS)
     np.testing.assert_allclose(small_boot.correlation_point["pearson_r"], table["pearson_r"], rtol=1e-12)
     np.testing.assert_allclose(small_boot.correlation_point["spearman_rho"], table["spearman_rho"], rtol=1e-12)
 
@@ -188,7 +189,7 @@ def test_partial_coverage_cells_use_only_their_questions(small):
     np.testing.assert_allclose(own["accuracy"], own["accuracy_loop"], rtol=1e-12)
     np.testing.assert_allclose(own["auroc"], own["auroc_loop"], rtol=1e-12, equal_nan=True)
     # scored models never enter the correlations
-    without = claims.correlation_table(claims.model_summary(small), bs.PAIRS)
+    without = correlations.correlation_table(cells.model_summary(small), bs.PAIRS)
     np.testing.assert_array_equal(boot.correlation_point["n"], without["n"])
     np.testing.assert_allclose(boot.correlation_point["pearson_r"], without["pearson_r"], rtol=1e-12)
 
@@ -362,7 +363,7 @@ def test_real_point_estimates_are_the_papers(real_boot, published):
     assert point.at[("accuracy", "auroc_max_logit"), "pearson_r"] == pytest.approx(0.9094, abs=1e-4)
     assert round(point.at[("accuracy", "calibration_error_uniform_cells"), "pearson_r"], 3) == -0.209
     assert list(point["n"]) == [14, 12, 14, 12, 12, 12, 12]
-    summary = claims.model_summary(published).set_index("model")
+    summary = cells.model_summary(published).set_index("model")
     models = real_boot.model_point.set_index("model").loc[summary.index]
     for statistic in ("accuracy", "auroc_msp", "auroc_max_logit", *bs.CALIBRATION_VARIANTS):
         np.testing.assert_allclose(models[statistic], summary[statistic], rtol=1e-12, equal_nan=True)

@@ -12,13 +12,13 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from helpers import claims, metrics
+from helpers.analysis import cells, metrics, significance
 from helpers.analysis import bootstrap as bs
 from helpers.analysis import testing as ts
 
 
 def cells_frame(rows):
-    """Rows of claims.cell_table from (model, dataset, phrasing, signal, auroc, p_two, p_one)."""
+    """Rows of cells.cell_table from (model, dataset, phrasing, signal, auroc, p_two, p_one)."""
     return pd.DataFrame(rows, columns=["model", "dataset", "phrasing", "signal", "auroc",
                                        "mw_p_two_sided", "mw_p_one_sided"])
 
@@ -215,12 +215,12 @@ def test_leave_out_correlations_by_model_and_family():
 
 @pytest.fixture(scope="module")
 def real_cells(published):
-    return claims.cell_table(published)
+    return cells.cell_table(published)
 
 
 @pytest.fixture(scope="module")
 def real_models(published, real_cells):
-    return claims.model_summary(published, real_cells)
+    return cells.model_summary(published, real_cells)
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +294,7 @@ def test_real_calibration_verdicts(real_boot):
     assert verdicts.at["Yi-34b", "lo"] < 0.05 < verdicts.at["Yi-34b", "hi"]
     assert verdicts.at["Yi-34b", "variants_above"] == "calibration_error_uniform_cells"
     assert verdicts.drop(index="Yi-34b")["agrees"].all()
-    assert verdicts["miscalibrated"].sum() == len(claims.miscalibrated_models(real_boot.model_point)) == 13
+    assert verdicts["miscalibrated"].sum() == len(significance.miscalibrated_models(real_boot.model_point)) == 13
     intervals = ts.calibration_intervals(real_boot)
     assert len(intervals) == 14 * 4 and set(intervals["tolerance"]) == {0.05}
 

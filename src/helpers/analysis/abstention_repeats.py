@@ -32,9 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers import abstention, claims
-from helpers.abstention import BASE_THRESHOLD, PENALTIES, K
-from helpers.table import SIGNALS
+from helpers.analysis import abstention
+from helpers.analysis.abstention import BASE_THRESHOLD, K
+from helpers.data import vocabulary
+from helpers.data.schema import grade_columns
+from helpers.data.vocabulary import PENALTIES, SIGNALS
 
 #: default number of split seeds of the main run (seeds 0 … N_SEEDS − 1)
 N_SEEDS = 1000
@@ -69,16 +71,17 @@ def _pooled_groups(answers: pd.DataFrame, signals: Sequence[str]) -> dict[str, _
     for signal in signals:
         if signal not in SIGNALS:
             raise ValueError(f"signal={signal!r}: expected one of {list(SIGNALS)}")
-    pooled = abstention.pooled_order(answers[["model", "dataset", "phrasing", "qid", "correct", *signals]])
+    columns = ["model", "dataset", "phrasing", "qid", *{grade_columns(answers, s)[1] for s in signals}, *signals]
+    pooled = abstention.pooled_order(answers[list(dict.fromkeys(columns))])
     reference = abstention.grid_models(answers)
     index = pooled.groupby(["model", "dataset"], observed=True, sort=False).indices
     by_key = {(str(m), str(d)): rows for (m, d), rows in index.items()}
-    model_rank = {m: i for i, m in enumerate(claims.model_order(m for m, _ in by_key))}
-    dataset_rank = {d: i for i, d in enumerate(claims.dataset_order(d for _, d in by_key))}
+    model_rank = {m: i for i, m in enumerate(vocabulary.model_order(m for m, _ in by_key))}
+    dataset_rank = {d: i for i, d in enumerate(vocabulary.dataset_order(d for _, d in by_key))}
     keys = sorted(by_key, key=lambda key: (model_rank[key[0]], dataset_rank[key[1]]))
-    correct_all = pooled["correct"].to_numpy(bool)
     out = {}
     for signal in signals:
+        correct_all = pooled[grade_columns(answers, signal)[1]].to_numpy(bool)  # each signal's own grades
         values = pooled[signal].to_numpy(np.float64)
         kept, conf, correct = [], [], []
         for model, dataset in keys:
@@ -94,7 +97,7 @@ def _pooled_groups(answers: pd.DataFrame, signals: Sequence[str]) -> dict[str, _
             conf.append(c)
             correct.append(correct_all[rows])
         ref = np.array([reference is None or m in reference for m, _ in kept], dtype=bool)
-        out[signal] = _Groups(claims.model_order(m for m, _ in kept), kept, conf, correct, ref)
+        out[signal] = _Groups(vocabulary.model_order(m for m, _ in kept), kept, conf, correct, ref)
     return out
 
 
@@ -139,7 +142,7 @@ def _plan(groups: _Groups, k: K, datasets: Sequence[str] | None) -> _Run | None:
         reference = np.ones(len(chosen), dtype=bool)   # abstention._max_conf: all models if no reference
     else:
         reference = groups.reference[chosen]
-    models = claims.model_order(groups.keys[i][0] for i in chosen)
+    models = vocabulary.model_order(groups.keys[i][0] for i in chosen)
     model_rows = [np.array([j for j, i in enumerate(chosen) if groups.keys[i][0] == m]) for m in models]
     sizes = np.array([len(groups.conf[i]) for i in chosen])
     n_train = np.array([abstention.n_train(k, int(n)) for n in sizes])

@@ -19,8 +19,8 @@ definitions on the full data, i.e. every weight 1):
 - ``auroc_msp`` / ``auroc_max_logit``: mean over the model's cells of that signal of the AUROC in
   percent, positive class = correct, ties 1/2 (NaN: the model lacks the signal; a cell whose
   resample is all correct or all wrong has no AUROC and is left out of the mean, as
-  ``claims.model_metrics``);
-- the calibration errors of ``claims.calibration_by_model`` (fractions, MSP only):
+  ``cells.model_metrics``);
+- the calibration errors of ``cells.calibration_by_model`` (fractions, MSP only):
   ``calibration_error_paper`` (answers pooled over the model's cells, 10 quantile bins of the
   resampled pool, half-open so MSP == 1.0 is dropped, unweighted over non-empty bins),
   ``calibration_error_uniform_cells`` (10 equal-width half-open bins per cell, unweighted, mean over
@@ -28,7 +28,7 @@ definitions on the full data, i.e. every weight 1):
   last bin closed, with the quantile bins / 10 equal-width bins);
 - ``overconfidence``: pooled mean MSP − pooled fraction correct.
 
-Across the paper's models (scored models never count, as ``claims.correlation_table``) per
+Across the paper's models (scored models never count, as ``correlations.correlation_table``) per
 resample: Pearson r and Spearman ρ of each pair of :data:`PAIRS` (the accuracy pairs of the paper's
 figures and the size pairs, models lacking a value left out).
 
@@ -56,9 +56,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from helpers import claims
-from helpers.models import model_table
-from helpers.table import PHRASINGS, SIGNALS
+from helpers.analysis import cells, correlations
+from helpers.data import vocabulary
+from helpers.data.schema import grade_columns
+from helpers.data.vocabulary import model_table, PHRASINGS, SIGNALS
 
 #: default seed of the question draws (the paper's seed, METHODS §2, reused)
 SEED = 2549900867
@@ -78,11 +79,11 @@ VERSION = 1
 MODEL_STATISTICS = ("accuracy", "auroc_msp", "auroc_max_logit", "calibration_error_paper",
                     "calibration_error_uniform_cells", "ece_equal_mass", "ece_equal_width",
                     "overconfidence")
-#: the calibration-error variants of ``claims.calibration_by_model`` (fractions)
+#: the calibration-error variants of ``cells.calibration_by_model`` (fractions)
 CALIBRATION_VARIANTS = ("calibration_error_paper", "calibration_error_uniform_cells", "ece_equal_mass",
                         "ece_equal_width")
 #: (x, y) pairs whose correlation across models is bootstrapped (METHODS §8.4)
-PAIRS = tuple(claims.ACCURACY_PAIRS) + tuple(claims.SIZE_PAIRS)
+PAIRS = tuple(correlations.ACCURACY_PAIRS) + tuple(correlations.SIZE_PAIRS)
 CELL = ["model", "dataset", "phrasing", "signal"]
 _QUANTILES = np.linspace(0, 1, N_BINS + 1)
 _UNIFORM_EDGES = np.linspace(0, 1, N_BINS + 1)
@@ -116,7 +117,7 @@ def question_ids(answers: pd.DataFrame) -> dict[str, np.ndarray]:
     qid = answers["qid"].to_numpy(np.int64)
     by_dataset = {str(d): np.unique(qid[index]) for d, index in
                   answers.groupby("dataset", observed=True, sort=False).indices.items()}
-    return {d: by_dataset[d] for d in claims.dataset_order(by_dataset)}
+    return {d: by_dataset[d] for d in vocabulary.dataset_order(by_dataset)}
 
 
 def question_draws(n_questions: Mapping[str, int], n_resamples: int = N_RESAMPLES,
@@ -191,12 +192,13 @@ def _design(answers: pd.DataFrame) -> _Design:
     datasets = list(qids)
     n_questions = {d: len(q) for d, q in qids.items()}
     offsets = dict(zip(datasets, np.cumsum([0] + [n_questions[d] for d in datasets[:-1]]).tolist()))
-    models = claims.model_order(map(str, answers["model"].unique()))
+    models = vocabulary.model_order(map(str, answers["model"].unique()))
     keys, auroc, cell_dataset = [], [], []
     rows_by_dataset: dict[str, list] = {d: [] for d in datasets}   # (cell, question rows, conf, correct, msp?)
     pooled: dict[str, list] = {m: [] for m in models}
     qid = answers["qid"].to_numpy(np.int64)
-    correct_all = answers["correct"].to_numpy(bool)
+    # each signal with its own grades (``schema.grade_columns``: the authors graded Max Logit by its file)
+    correct_of = {s: answers[grade_columns(answers, s)[1]].to_numpy(bool) for s in SIGNALS}
     signals = {s: answers[s].to_numpy(np.float64) for s in SIGNALS}
     groups = {tuple(map(str, key)): index for key, index in
               answers.groupby(["model", "dataset", "phrasing"], observed=True, sort=False).indices.items()}
@@ -205,6 +207,7 @@ def _design(answers: pd.DataFrame) -> _Design:
     ordered = sorted(groups, key=lambda k: (rank["model"][k[0]], rank["dataset"][k[1]],
                                             rank["phrasing"].get(k[2], len(PHRASINGS)), k[2]))
     for signal in SIGNALS:
+        correct_all = correct_of[signal]
         for key in ordered:
             model, dataset, phrasing = key
             index = groups[key]
@@ -468,7 +471,7 @@ def row_correlations(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def _correlations(model_stats: np.ndarray, models: list[str]) -> list[tuple]:
     """Per pair of :data:`PAIRS`: (x, y, n, pearson_r array, spearman_rho array) over the paper's
     models; ``model_stats``: (models × statistics × B)."""
-    paper = [i for i, m in enumerate(models) if not claims.is_scored(m)]
+    paper = [i for i, m in enumerate(models) if not vocabulary.is_scored(m)]
     sizes = model_table().set_index("model")["params_b"]
     columns = {s: model_stats[paper, i, :].T for i, s in enumerate(MODEL_STATISTICS)}
     columns["params_b"] = np.broadcast_to(np.array([sizes.get(models[i], np.nan) for i in paper], float),
@@ -622,7 +625,7 @@ def replicate_matrix(boot: QuestionBootstrap, statistic: str) -> pd.DataFrame:
     """The replicates of one per-model statistic as a resample × model matrix (models in display
     order): rows are paired, so a difference of two columns is a paired bootstrap difference."""
     wide = boot.model_replicates.pivot(index="resample", columns="model", values=statistic)
-    return wide[[m for m in claims.model_order(wide.columns)]]
+    return wide[[m for m in vocabulary.model_order(wide.columns)]]
 
 
 def paired_difference_intervals(boot: QuestionBootstrap, a: str = "auroc_msp", b: str = "auroc_max_logit",
@@ -649,7 +652,7 @@ def signal_difference_replicates(boot: QuestionBootstrap, models: Sequence[str] 
     the paper's models unless ``models``) of MSP AUROC − Max Logit AUROC; the full-data value is
     under the index −1. Cells without an AUROC in a resample are left out of that resample's mean."""
     def mean_difference(frame: pd.DataFrame, by: list[str]) -> pd.Series:
-        keep = frame["model"].isin(models) if models is not None else ~frame["model"].map(claims.is_scored)
+        keep = frame["model"].isin(models) if models is not None else ~frame["model"].map(vocabulary.is_scored)
         wide = frame[keep].pivot(index=by + ["model", "dataset", "phrasing"], columns="signal", values="auroc")
         if "max_logit" not in wide or "msp" not in wide:
             raise ValueError("no cell has both signals")
@@ -664,7 +667,8 @@ def signal_difference_replicates(boot: QuestionBootstrap, models: Sequence[str] 
 
 def _data_hash(answers: pd.DataFrame) -> str:
     """Order-independent SHA-256 of the columns the bootstrap reads."""
-    columns = ["model", "dataset", "phrasing", "shots", "qid", "correct", "msp", "max_logit"]
+    columns = ["model", "dataset", "phrasing", "shots", "qid", "correct", "msp", "max_logit",
+               *(["correct_max_logit"] if "correct_max_logit" in answers else [])]
     frame = answers[columns].copy()
     for c in ("model", "dataset", "phrasing"):
         frame[c] = frame[c].astype(str)

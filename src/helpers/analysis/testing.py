@@ -1,6 +1,6 @@
 """The tests behind the paper's verdicts, as a reviewer would ask for them.
 
-- Correctness prediction per cell (METHODS §8.3): the 260 Mann-Whitney tests of ``claims.cell_table``
+- Correctness prediction per cell (METHODS §8.3): the 260 Mann-Whitney tests of ``cells.cell_table``
   with family-wise (Holm 1979, "A simple sequentially rejective multiple test procedure", Scand. J.
   Statist. 6) and false-discovery-rate (Benjamini & Hochberg 1995, JRSS B 57) corrections of the
   one-sided p-values (the hypothesis is directional: right answers more confident), next to the
@@ -16,7 +16,7 @@
 - Calibration (METHODS §8.6): per model, whether the bootstrap interval of each calibration-error
   variant lies above a tolerance.
 
-Cells and models are the paper's (``claims.is_scored`` rows are left out of every test across
+Cells and models are the paper's (``vocabulary.is_scored`` rows are left out of every test across
 cells or models).
 """
 
@@ -31,10 +31,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from helpers import claims, metrics
-from helpers.analysis import bootstrap
-from helpers.models import model_table
-from helpers.table import SIGNALS
+from helpers.analysis import bootstrap, cells, metrics, significance
+from helpers.data import vocabulary
+from helpers.data.vocabulary import model_table, SIGNALS
 
 #: level of the corrected tests
 ALPHA = 0.05
@@ -49,13 +48,13 @@ _TIE = 1e-12
 
 
 def _paper(frame: pd.DataFrame) -> pd.DataFrame:
-    return claims.split_scored(frame)[0]
+    return cells.split_scored(frame)[0]
 
 
 # --- correctness prediction per cell -------------------------------------------------------------
 
 def corrected_cell_pvalues(cells: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
-    """The paper's cells (rows of ``claims.cell_table``) with multiple-comparison corrections.
+    """The paper's cells (rows of ``cells.cell_table``) with multiple-comparison corrections.
 
     The family is every paper cell with a p-value (both signals: 260 on the full data). Columns:
     model, dataset, phrasing, signal, auroc, p_two_sided, p_one_sided (H1: conf(correct) >
@@ -64,7 +63,7 @@ def corrected_cell_pvalues(cells: pd.DataFrame, alpha: float = ALPHA) -> pd.Data
     count), sig_one_sided (uncorrected one-sided p < alpha), sig_holm, sig_bh (adjusted p < alpha).
     Cells without a p-value (all answers right or all wrong) get NaN and False.
     """
-    out = _paper(cells)[claims.CELL + ["auroc", "mw_p_two_sided", "mw_p_one_sided"]].rename(
+    out = _paper(cells)[cells.CELL + ["auroc", "mw_p_two_sided", "mw_p_one_sided"]].rename(
         columns={"mw_p_two_sided": "p_two_sided", "mw_p_one_sided": "p_one_sided"}).reset_index(drop=True)
     p = out["p_one_sided"].to_numpy(np.float64)
     finite = np.isfinite(p)
@@ -73,7 +72,7 @@ def corrected_cell_pvalues(cells: pd.DataFrame, alpha: float = ALPHA) -> pd.Data
         if finite.any():
             adjusted[finite] = multipletests(p[finite], alpha=alpha, method=method)[1]
         out[name] = adjusted
-    out["sig_paper"] = (out["p_two_sided"] < claims.SIGNIFICANCE).to_numpy(bool)
+    out["sig_paper"] = (out["p_two_sided"] < cells.SIGNIFICANCE).to_numpy(bool)
     out["sig_one_sided"] = (out["p_one_sided"] < alpha).to_numpy(bool)
     out["sig_holm"] = (out["p_holm"] < alpha).to_numpy(bool)
     out["sig_bh"] = (out["p_bh"] < alpha).to_numpy(bool)
@@ -87,7 +86,7 @@ def significant_cell_counts(corrected: pd.DataFrame) -> pd.DataFrame:
         n_cells=("p_one_sided", "size"), n_sig_paper=("sig_paper", "sum"),
         n_sig_one_sided=("sig_one_sided", "sum"), n_sig_holm=("sig_holm", "sum"), n_sig_bh=("sig_bh", "sum"))
     counts = counts.astype(int).reset_index()
-    order = {m: i for i, m in enumerate(claims.model_order(counts["model"]))}
+    order = {m: i for i, m in enumerate(vocabulary.model_order(counts["model"]))}
     signal = {s: i for i, s in enumerate(SIGNALS)}
     return (counts.assign(_m=counts["model"].map(order), _s=counts["signal"].map(signal))
             .sort_values(["_m", "_s"]).drop(columns=["_m", "_s"]).reset_index(drop=True))
@@ -140,13 +139,13 @@ def _api_models() -> set[str]:
 
 def signal_t_tests(cells: pd.DataFrame) -> pd.DataFrame:
     """The paper's pooled-variance one-sided t-test of MSP cell AUROCs > Max Logit cell AUROCs
-    (``claims.signal_auroc_t_test``, METHODS §8.3 option 4), on all paper cells (cells='all') and
+    (``significance.signal_auroc_t_test``, METHODS §8.3 option 4), on all paper cells (cells='all') and
     without the GPT models' MSP cells (cells='without_gpt': the same models on both sides).
     Columns: cells, n_msp, n_max_logit, mean_msp, mean_max_logit, gap (mean_msp − mean_max_logit), t, p."""
     paper = _paper(cells)
     rows = []
     for name, frame in (("all", paper), ("without_gpt", paper[~paper["model"].isin(_api_models())])):
-        test = claims.signal_auroc_t_test(frame)
+        test = significance.signal_auroc_t_test(frame)
         rows.append({"cells": name, "n_msp": test["n_msp"], "n_max_logit": test["n_max_logit"],
                      "mean_msp": test["mean_msp"], "mean_max_logit": test["mean_max_logit"],
                      "gap": test["mean_msp"] - test["mean_max_logit"], "t": test["t"], "p": test["p"]})
@@ -254,7 +253,7 @@ def correlation_uncertainty(models: pd.DataFrame, boot: bootstrap.QuestionBootst
                             n_permutations: int = N_PERMUTATIONS, n_model_resamples: int = N_MODEL_RESAMPLES,
                             seed: int = SEED, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Every uncertainty of each correlation across the paper's models (``models``: rows of
-    ``claims.model_summary``), one row per pair × method ('pearson' / 'spearman'):
+    ``cells.model_summary``), one row per pair × method ('pearson' / 'spearman'):
 
     x, y, method, n, estimate, p (scipy's two-sided p, as ``metrics.correlation``), fisher_lo /
     fisher_hi (Pearson only), question_lo / question_hi (bootstrap over questions, from ``boot``;
@@ -297,7 +296,7 @@ def correlation_uncertainty(models: pd.DataFrame, boot: bootstrap.QuestionBootst
 
 # --- calibration -------------------------------------------------------------------------------------
 
-def calibration_intervals(boot: bootstrap.QuestionBootstrap, tolerance: float = claims.ECE_TOLERANCE,
+def calibration_intervals(boot: bootstrap.QuestionBootstrap, tolerance: float = cells.ECE_TOLERANCE,
                           confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Per model × calibration-error variant (``bootstrap.CALIBRATION_VARIANTS``, fractions): model,
     variant, estimate, lo, hi (question-bootstrap percentile interval), above (lo > tolerance: the
@@ -308,14 +307,14 @@ def calibration_intervals(boot: bootstrap.QuestionBootstrap, tolerance: float = 
     return out.assign(above=out["lo"] > tolerance, below=out["hi"] < tolerance, tolerance=tolerance)
 
 
-def calibration_verdicts(boot: bootstrap.QuestionBootstrap, tolerance: float = claims.ECE_TOLERANCE,
+def calibration_verdicts(boot: bootstrap.QuestionBootstrap, tolerance: float = cells.ECE_TOLERANCE,
                          confidence: float = CONFIDENCE, variant: str = "ece_equal_mass") -> pd.DataFrame:
     """Per model, the calibration verdict of ``variant`` (default the conventional equal-mass
-    weighted ECE, as ``claims.miscalibrated_models``) with its interval, and what the other
+    weighted ECE, as ``significance.miscalibrated_models``) with its interval, and what the other
     variants say (:func:`calibration_intervals`):
 
     model, estimate, lo, hi, miscalibrated (point estimate > tolerance, the point rule of
-    ``claims.miscalibrated_models``), above (the interval lies above the tolerance), below (it
+    ``significance.miscalibrated_models``), above (the interval lies above the tolerance), below (it
     lies below), n_variants_above (variants whose interval lies above), variants_above
     (comma-separated keys), largest_variant (the variant with the largest estimate: the one that
     drives a miscalibration verdict), agrees (every variant's ``above`` equals this variant's).
@@ -334,5 +333,5 @@ def calibration_verdicts(boot: bootstrap.QuestionBootstrap, tolerance: float = c
                      "variants_above": ", ".join(above), "largest_variant": str(group["estimate"].idxmax()),
                      "agrees": bool((group["above"] == own["above"]).all())})
     out = pd.DataFrame(rows)
-    order = {m: i for i, m in enumerate(claims.model_order(out["model"]))}
+    order = {m: i for i, m in enumerate(vocabulary.model_order(out["model"]))}
     return out.sort_values("model", key=lambda c: c.map(order)).reset_index(drop=True)
