@@ -19,8 +19,8 @@ definitions on the full data, i.e. every weight 1):
 - ``auroc_msp`` / ``auroc_max_logit``: mean over the model's cells of that signal of the AUROC in
   percent, positive class = correct, ties 1/2 (NaN: the model lacks the signal; a cell whose
   resample is all correct or all wrong has no AUROC and is left out of the mean, as
-  ``cells.model_metrics``);
-- the calibration errors of ``cells.calibration_by_model`` (fractions, MSP only):
+  ``cell_tables.model_metrics``);
+- the calibration errors of ``cell_tables.calibration_by_model`` (fractions, MSP only):
   ``calibration_error_paper`` (answers pooled over the model's cells, 10 quantile bins of the
   resampled pool, half-open so MSP == 1.0 is dropped, unweighted over non-empty bins),
   ``calibration_error_uniform_cells`` (10 equal-width half-open bins per cell, unweighted, mean over
@@ -28,7 +28,7 @@ definitions on the full data, i.e. every weight 1):
   last bin closed, with the quantile bins / 10 equal-width bins);
 - ``overconfidence``: pooled mean MSP − pooled fraction correct.
 
-Across the paper's models (scored models never count, as ``correlations.correlation_table``) per
+Across the paper's models (scored models never count, as ``correlation_table``) per
 resample: Pearson r and Spearman ρ of each pair of :data:`PAIRS` (the accuracy pairs of the paper's
 figures and the size pairs, models lacking a value left out).
 
@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+from multiprocessing import cpu_count
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from helpers.analysis import cells, correlations
+from helpers.analysis.correlations import ACCURACY_PAIRS, SIZE_PAIRS, correlation_table
+from helpers.analysis import cells as cell_tables
 from helpers.data import vocabulary
 from helpers.data.schema import grade_columns
 from helpers.data.vocabulary import model_table, PHRASINGS, SIGNALS
@@ -70,7 +71,7 @@ CONFIDENCE = 0.95
 #: resamples processed together (memory grows linearly with it; results do not depend on it)
 CHUNK = 64
 #: threads computing chunks at once (numpy releases the GIL in the heavy loops)
-WORKERS = min(2, os.cpu_count() or 1)
+WORKERS = min(2, cpu_count())
 N_BINS = 10
 #: bump when a definition here changes, so cached results are not reused (:func:`bootstrap_key`)
 VERSION = 1
@@ -79,11 +80,11 @@ VERSION = 1
 MODEL_STATISTICS = ("accuracy", "auroc_msp", "auroc_max_logit", "calibration_error_paper",
                     "calibration_error_uniform_cells", "ece_equal_mass", "ece_equal_width",
                     "overconfidence")
-#: the calibration-error variants of ``cells.calibration_by_model`` (fractions)
+#: the calibration-error variants of ``cell_tables.calibration_by_model`` (fractions)
 CALIBRATION_VARIANTS = ("calibration_error_paper", "calibration_error_uniform_cells", "ece_equal_mass",
                         "ece_equal_width")
 #: (x, y) pairs whose correlation across models is bootstrapped (METHODS §8.4)
-PAIRS = tuple(correlations.ACCURACY_PAIRS) + tuple(correlations.SIZE_PAIRS)
+PAIRS = tuple(ACCURACY_PAIRS) + tuple(SIZE_PAIRS)
 CELL = ["model", "dataset", "phrasing", "signal"]
 _QUANTILES = np.linspace(0, 1, N_BINS + 1)
 _UNIFORM_EDGES = np.linspace(0, 1, N_BINS + 1)

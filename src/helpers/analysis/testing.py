@@ -1,6 +1,6 @@
 """The tests behind the paper's verdicts, as a reviewer would ask for them.
 
-- Correctness prediction per cell (METHODS §8.3): the 260 Mann-Whitney tests of ``cells.cell_table``
+- Correctness prediction per cell (METHODS §8.3): the 260 Mann-Whitney tests of ``cell_tables.cell_table``
   with family-wise (Holm 1979, "A simple sequentially rejective multiple test procedure", Scand. J.
   Statist. 6) and false-discovery-rate (Benjamini & Hochberg 1995, JRSS B 57) corrections of the
   one-sided p-values (the hypothesis is directional: right answers more confident), next to the
@@ -31,7 +31,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from helpers.analysis import bootstrap, cells, metrics, significance
+from helpers.analysis import bootstrap, metrics, significance
+from helpers.analysis import cells as cell_tables
 from helpers.data import vocabulary
 from helpers.data.vocabulary import model_table, SIGNALS
 
@@ -48,13 +49,13 @@ _TIE = 1e-12
 
 
 def _paper(frame: pd.DataFrame) -> pd.DataFrame:
-    return cells.split_scored(frame)[0]
+    return cell_tables.split_scored(frame)[0]
 
 
 # --- correctness prediction per cell -------------------------------------------------------------
 
 def corrected_cell_pvalues(cells: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
-    """The paper's cells (rows of ``cells.cell_table``) with multiple-comparison corrections.
+    """The paper's cells (rows of ``cell_tables.cell_table``) with multiple-comparison corrections.
 
     The family is every paper cell with a p-value (both signals: 260 on the full data). Columns:
     model, dataset, phrasing, signal, auroc, p_two_sided, p_one_sided (H1: conf(correct) >
@@ -63,7 +64,7 @@ def corrected_cell_pvalues(cells: pd.DataFrame, alpha: float = ALPHA) -> pd.Data
     count), sig_one_sided (uncorrected one-sided p < alpha), sig_holm, sig_bh (adjusted p < alpha).
     Cells without a p-value (all answers right or all wrong) get NaN and False.
     """
-    out = _paper(cells)[cells.CELL + ["auroc", "mw_p_two_sided", "mw_p_one_sided"]].rename(
+    out = _paper(cells)[cell_tables.CELL + ["auroc", "mw_p_two_sided", "mw_p_one_sided"]].rename(
         columns={"mw_p_two_sided": "p_two_sided", "mw_p_one_sided": "p_one_sided"}).reset_index(drop=True)
     p = out["p_one_sided"].to_numpy(np.float64)
     finite = np.isfinite(p)
@@ -72,7 +73,7 @@ def corrected_cell_pvalues(cells: pd.DataFrame, alpha: float = ALPHA) -> pd.Data
         if finite.any():
             adjusted[finite] = multipletests(p[finite], alpha=alpha, method=method)[1]
         out[name] = adjusted
-    out["sig_paper"] = (out["p_two_sided"] < cells.SIGNIFICANCE).to_numpy(bool)
+    out["sig_paper"] = (out["p_two_sided"] < cell_tables.SIGNIFICANCE).to_numpy(bool)
     out["sig_one_sided"] = (out["p_one_sided"] < alpha).to_numpy(bool)
     out["sig_holm"] = (out["p_holm"] < alpha).to_numpy(bool)
     out["sig_bh"] = (out["p_bh"] < alpha).to_numpy(bool)
@@ -253,7 +254,7 @@ def correlation_uncertainty(models: pd.DataFrame, boot: bootstrap.QuestionBootst
                             n_permutations: int = N_PERMUTATIONS, n_model_resamples: int = N_MODEL_RESAMPLES,
                             seed: int = SEED, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Every uncertainty of each correlation across the paper's models (``models``: rows of
-    ``cells.model_summary``), one row per pair × method ('pearson' / 'spearman'):
+    ``cell_tables.model_summary``), one row per pair × method ('pearson' / 'spearman'):
 
     x, y, method, n, estimate, p (scipy's two-sided p, as ``metrics.correlation``), fisher_lo /
     fisher_hi (Pearson only), question_lo / question_hi (bootstrap over questions, from ``boot``;
@@ -296,7 +297,7 @@ def correlation_uncertainty(models: pd.DataFrame, boot: bootstrap.QuestionBootst
 
 # --- calibration -------------------------------------------------------------------------------------
 
-def calibration_intervals(boot: bootstrap.QuestionBootstrap, tolerance: float = cells.ECE_TOLERANCE,
+def calibration_intervals(boot: bootstrap.QuestionBootstrap, tolerance: float = cell_tables.ECE_TOLERANCE,
                           confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Per model × calibration-error variant (``bootstrap.CALIBRATION_VARIANTS``, fractions): model,
     variant, estimate, lo, hi (question-bootstrap percentile interval), above (lo > tolerance: the
@@ -307,7 +308,7 @@ def calibration_intervals(boot: bootstrap.QuestionBootstrap, tolerance: float = 
     return out.assign(above=out["lo"] > tolerance, below=out["hi"] < tolerance, tolerance=tolerance)
 
 
-def calibration_verdicts(boot: bootstrap.QuestionBootstrap, tolerance: float = cells.ECE_TOLERANCE,
+def calibration_verdicts(boot: bootstrap.QuestionBootstrap, tolerance: float = cell_tables.ECE_TOLERANCE,
                          confidence: float = CONFIDENCE, variant: str = "ece_equal_mass") -> pd.DataFrame:
     """Per model, the calibration verdict of ``variant`` (default the conventional equal-mass
     weighted ECE, as ``significance.miscalibrated_models``) with its interval, and what the other
