@@ -155,7 +155,7 @@ def test_one_class_answers():
 def test_input_checks():
     with pytest.raises(ValueError, match="equally long"):
         sel.aurc([0.1, 0.2], [True])
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match="must not be empty"):
         sel.aurc([], [])
     with pytest.raises(ValueError, match="NaN"):
         sel.aurc([0.1, np.nan], [True, False])

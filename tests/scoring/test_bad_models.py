@@ -75,7 +75,7 @@ def test_a_damaged_gguf_file_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_first_conversions_at_once_convert_once_and_leave_no_partial(tmp_path):
+def test_two_first_conversions_at_once_convert_once_quietly_and_leave_no_partial(tmp_path, capfd):
     models = tmp_path / "models"
     leftover = models / f"{smollm2_gguf().stem}-{hf.file_sha256(smollm2_gguf())[:12]}.partial"
     leftover.mkdir(parents=True)
@@ -96,6 +96,7 @@ def test_two_first_conversions_at_once_convert_once_and_leave_no_partial(tmp_pat
     assert errors == [] and len(results) == 2 and results[0] == results[1]
     assert (results[0] / "config.json").is_file()
     assert sorted(p.name for p in models.iterdir() if not p.name.startswith(".")) == [results[0].name]
+    assert capfd.readouterr().err == ""  # no progress bar: a chapter fails on any stderr output
 
 
 def test_start_beyond_the_dataset_says_why(tiny_model_dir, datasets_dir, tmp_path, capsys):

@@ -73,12 +73,8 @@ Scope = Literal["model", "dataset"]
 
 
 def _arrays(conf, correct) -> tuple[np.ndarray, np.ndarray]:
-    conf = np.asarray(conf, dtype=np.float64)
-    correct = np.asarray(correct, dtype=bool)
-    if conf.shape != correct.shape or conf.ndim != 1 or conf.size == 0:
-        raise ValueError(f"conf and correct must be 1-d, non-empty and equally long, "
-                         f"got shapes {conf.shape} and {correct.shape}")
-    return conf, correct
+    """The paired inputs, through the one validator (``metrics.paired``), not empty."""
+    return metrics.paired(conf, correct, nonempty=True)
 
 
 def clipped_logit(prob) -> np.ndarray:

@@ -63,11 +63,8 @@ Correction = Literal["fixed_sequence", "bonferroni"]
 
 
 def _arrays(conf, correct) -> tuple[np.ndarray, np.ndarray]:
-    conf = np.asarray(conf, dtype=np.float64)
-    correct = np.asarray(correct, dtype=bool)
-    if conf.shape != correct.shape or conf.ndim != 1 or conf.size == 0:
-        raise ValueError(f"conf and correct must be 1-d, non-empty and equally long, "
-                         f"got shapes {conf.shape} and {correct.shape}")
+    """The paired inputs, through the one validator (``metrics.paired``), not empty and finite."""
+    conf, correct = metrics.paired(conf, correct, nonempty=True)
     if not np.isfinite(conf).all():
         raise ValueError("conf holds NaN or infinite values")
     return conf, correct
