@@ -186,6 +186,16 @@ def choose_threshold(grid, scores) -> float:
     return float(grid[np.argmax(scores)])
 
 
+def has_signal(conf: np.ndarray, signal: str, model: str, dataset: str) -> bool:
+    """Whether one model × dataset's pooled answers carry ``signal``: False when every value is NaN
+    (e.g. Max Logit of API models); a group with some but not all values missing is an error."""
+    missing = np.isnan(conf)
+    if missing.any() and not missing.all():
+        raise ValueError(f"{signal} is missing for {missing.sum()} of {len(conf)} answers of "
+                         f"model {model!r} on {dataset!r}")
+    return not missing.all()
+
+
 def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) -> Splits:
     """Pool each model × dataset's answers in the paper's order and split them (METHODS §8.7 steps 1–2).
 
@@ -203,12 +213,8 @@ def pooled_splits(answers: pd.DataFrame, signal: str, k: K, seed: int = SEED) ->
     out: Splits = {}
     for (model, dataset), group in pooled.groupby(["model", "dataset"], observed=True, sort=False):
         conf = group[signal].to_numpy(dtype=np.float64)
-        missing = np.isnan(conf)
-        if missing.all():
+        if not has_signal(conf, signal, model, dataset):
             continue
-        if missing.any():
-            raise ValueError(f"{signal} is missing for {missing.sum()} of {len(conf)} answers of "
-                             f"model {model!r} on {dataset!r}")
         if len(conf) <= (1 if k == "half" else k):
             continue
         out[(str(model), str(dataset))] = train_test_split(conf, group["correct"].to_numpy(), k, seed)

@@ -87,12 +87,8 @@ def _pooled_groups(answers: pd.DataFrame, signals: Sequence[str]) -> dict[str, _
         for model, dataset in keys:
             rows = by_key[(model, dataset)]
             c = values[rows]
-            missing = np.isnan(c)
-            if missing.all():
+            if not abstention.has_signal(c, signal, model, dataset):
                 continue
-            if missing.any():
-                raise ValueError(f"{signal} is missing for {missing.sum()} of {len(c)} answers of "
-                                 f"model {model!r} on {dataset!r}")
             kept.append((model, dataset))
             conf.append(c)
             correct.append(correct_all[rows])
