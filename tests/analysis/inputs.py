@@ -109,3 +109,14 @@ def real(published: pd.DataFrame, with_tiny: bool = False) -> RealTables:
     if key not in _REAL or _REAL[key][0] is not published:
         _REAL[key] = (published, RealTables(add_tiny(published) if with_tiny else published))
     return _REAL[key][1]
+
+
+#: per-cell rows (model, signal, AUROC, both p-values) for the significance counts and the facts built on them
+CELLS = pd.DataFrame({
+    "model": ["Yi-6b"] * 4 + ["Mistral"] * 2 + ["Tiny"] * 2,
+    "signal": ["msp", "msp", "max_logit", "max_logit", "msp", "msp", "msp", "max_logit"],
+    "auroc": [70.0, 45.0, 60.0, np.nan, 55.0, 49.0, 20.0, 10.0],
+    # one-sided p is half the two-sided one when AUROC > 50, about 1 - half when below
+    "mw_p_two_sided": [1e-6, 1e-5, 1.5e-4, np.nan, 0.01, 0.5, 1e-9, 1e-9],
+    "mw_p_one_sided": [5e-7, 1 - 5e-6, 7.5e-5, np.nan, 0.005, 0.75, 1.0, 1.0],
+})

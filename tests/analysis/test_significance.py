@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.inputs import SMALL, real
+from analysis.inputs import CELLS, SMALL, real
 from helpers.analysis import cells, significance
 
 
@@ -33,14 +33,6 @@ def test_above_chance_needs_a_mean_above_50_and_a_majority_of_significant_cells(
     assert chance.dtype == bool and chance.tolist() == [False, False, True, False, False, False]
 
 
-CELLS = pd.DataFrame({
-    "model": ["Yi-6b"] * 4 + ["Mistral"] * 2 + ["Tiny"] * 2,
-    "signal": ["msp", "msp", "max_logit", "max_logit", "msp", "msp", "msp", "max_logit"],
-    "auroc": [70.0, 45.0, 60.0, np.nan, 55.0, 49.0, 20.0, 10.0],
-    # one-sided p is half the two-sided one when AUROC > 50, about 1 - half when below
-    "mw_p_two_sided": [1e-6, 1e-5, 1.5e-4, np.nan, 0.01, 0.5, 1e-9, 1e-9],
-    "mw_p_one_sided": [5e-7, 1 - 5e-6, 7.5e-5, np.nan, 0.005, 0.75, 1.0, 1.0],
-})
 
 
 def test_cell_counts_by_hand():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.inputs import real, short_of_mmlu, synthetic
+from analysis.inputs import CELLS, real, short_of_mmlu, synthetic
 from helpers.analysis import abstention, coverage, scored
 from helpers.analysis.correlations import ACCURACY_PAIRS, SIZE_PAIRS
 from helpers.data.method import MAX_NEW_TOKENS
@@ -29,13 +29,6 @@ MODELS = pd.DataFrame({
     "auroc_msp": [70.0, 60.0, 51.0, 99.0], "auroc_max_logit": [65.0, 61.0, 50.0, 10.0],
     "n_sig_msp": pd.array([2, 2, 0, 2], dtype="Int64"), "n_above_msp": pd.array([2, 1, 0, 2], dtype="Int64"),
     "n_cells_msp": pd.array([2, 2, 2, 2], dtype="Int64"),
-})
-CELLS = pd.DataFrame({
-    "model": ["Yi-6b"] * 4 + ["Mistral"] * 2 + ["Tiny"] * 2,
-    "signal": ["msp", "msp", "max_logit", "max_logit", "msp", "msp", "msp", "max_logit"],
-    "auroc": [70.0, 45.0, 60.0, np.nan, 55.0, 49.0, 20.0, 10.0],
-    "mw_p_two_sided": [1e-6, 1e-5, 1.5e-4, np.nan, 0.01, 0.5, 1e-9, 1e-9],
-    "mw_p_one_sided": [5e-7, 1 - 5e-6, 7.5e-5, np.nan, 0.005, 0.75, 1.0, 1.0],
 })
 TINY_COVERAGE = coverage_of([("Tiny", ["arc"], 10, 20)])
 
