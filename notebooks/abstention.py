@@ -195,28 +195,38 @@ counts.rename(index=PENALTY_NAMES, level="penalty").round(1)
 # larger under the {glue:text}`larger_gain_rule` rule, and across models Base and the gain show
 # {glue:text}`base_gain_words`.
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. The threshold is chosen on only *k* labelled answers per dataset. Re-run the chapter with
-#    `k = 10` and with `k = "half"` (the parameters cell): how do the gains over Base change with the
-#    amount of training data?
-# 2. With the conservative penalty (a wrong answer costs 2 points), what is the score of a model that
-#    always abstains, and of one that answers everything with accuracy 2/3? Check the second with
-#    `abstention.score` on a made-up set of answers.
+
+# %% [markdown] tags=["exercise"] answer=["mean_gain_by_k"]
+# The threshold is chosen on only *k* labelled answers per dataset. Re-run the chapter with `k = 10`
+# and with `k = "half"` (the parameters cell): how do the gains over Base change with the amount of
+# training data? The tables above already hold every k: store the mean gain over Base of MSP
+# thresholds over all datasets, per k (as a string) and penalty name, in a dict `mean_gain_by_k`,
+# e.g. `{"20": {"balanced": ..., "conservative": ...}, ...}`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1 (the tables above already hold every k): models that gain, tie or lose against Base,
-# and the mean gain, per k and penalty, for MSP thresholds over all datasets.
-summary.xs(("overall", "msp"), level=["scope", "signal"])
+# Models that gain, tie or lose against Base, and the mean gain, per k and penalty, for MSP
+# thresholds over all datasets.
+msp_overall = summary.xs(("overall", "msp"), level=["scope", "signal"])
+mean_gain_by_k = {str(k): {PENALTY_NAMES[p]: g for (kk, p), g in msp_overall["mean_gain"].items() if kk == k}
+                  for k in msp_overall.index.get_level_values("k").unique()}
+tables.formatted(msp_overall.rename(index=PENALTY_NAMES, level="penalty"), decimals=2,
+                 headers={"n_models": "models", "n_gain": "gain", "n_equal": "tie", "n_loss": "lose",
+                          "mean_gain": "mean gain (points)", "n_never_abstain": "never abstain"})
+
+# %% [markdown] tags=["exercise"] answer=["always_abstain", "two_thirds"]
+# With the conservative penalty (a wrong answer costs 2 points), what is the score of a model that
+# always abstains (`always_abstain`), and of one that answers everything with accuracy 2/3
+# (`two_thirds`)? Check the second with `abstention.score` on a made-up set of answers.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: always abstaining scores 0; answering everything at accuracy 2/3 scores
-# 100 * (2/3 - 2 * 1/3) = 0 too, so 2/3 is the break-even accuracy under the conservative penalty.
-# Printed: answering everything (threshold below every confidence), then abstaining on everything.
+# Always abstaining scores 0; answering everything at accuracy 2/3 scores 100 * (2/3 - 2 * 1/3) = 0
+# too, so 2/3 is the break-even accuracy under the conservative penalty.
 import numpy as np
 
 made_up_correct = np.array([True, True, False] * 10)
 made_up_conf = np.ones(30)
-print(abstention.score(made_up_conf, made_up_correct, abstention.BASE_THRESHOLD, penalty=2),
-      abstention.score(made_up_conf, made_up_correct, 2.0, penalty=2))
+two_thirds = abstention.score(made_up_conf, made_up_correct, abstention.BASE_THRESHOLD, penalty=2)
+always_abstain = abstention.score(made_up_conf, made_up_correct, 2.0, penalty=2)
+print(f"answering everything: {two_thirds:.1f}; abstaining on everything: {always_abstain:.1f}")

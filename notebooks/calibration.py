@@ -104,31 +104,41 @@ facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
 #
 # **Our scored models.** {glue:text}`scored`
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. The paper's recipe drops every answer whose MSP is exactly 1.0. Compute the paper's calibration
-#    error for Llama 3 70B with the last bin closed instead (`metrics.calibration_error` has a
-#    `last_bin_closed` argument). How much of the gap to the weighted ECE does that one change close?
-# 2. Calibration per dataset: is a model equally miscalibrated on every dataset? Re-run this chapter
-#    with `datasets = ["truthfulqa"]` and then `datasets = ["hellaswag"]`, and compare the tables.
+
+# %% [markdown] tags=["exercise"] answer=["gap_closed"]
+# The paper's recipe drops every answer whose MSP is exactly 1.0. Compute the paper's calibration
+# error for Llama 3 70B with the last bin closed instead (`metrics.calibration_error` has a
+# `last_bin_closed` argument). How much of the gap to the weighted ECE does that one change close?
+# Store it, in percent of the gap, in `gap_closed`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: the paper's recipe with and without the half-open last bin, and the weighted ECE.
+# The paper's recipe with and without the half-open last bin, and the weighted ECE.
 llama = answers[answers["model"] == "Llama3-70b"]
+gap_closed = float("nan")
 if len(llama):
     msp, correct = llama["msp"].to_numpy(), llama["correct"].to_numpy()
     half_open = metrics.calibration_error(msp, correct)
     closed = metrics.calibration_error(msp, correct, last_bin_closed=True)
     ece = metrics.calibration_error(msp, correct, weighted=True, last_bin_closed=True)
+    gap_closed = 100 * (half_open - closed) / (half_open - ece)
     print(f"paper (half-open): {half_open:.3f}; last bin closed: {closed:.3f}; weighted ECE: {ece:.3f}")
-    print(f"closing the last bin closes {100 * (half_open - closed) / (half_open - ece):.0f}% of the gap")
+    print(f"closing the last bin closes {gap_closed:.0f}% of the gap")
 else:
     print("Llama 3 70B is not part of this run.")
 
+# %% [markdown] tags=["exercise"] answer=["ece_by_dataset"]
+# Calibration per dataset: is a model equally miscalibrated on every dataset? Re-run this chapter
+# with `datasets = ["truthfulqa"]` and then `datasets = ["hellaswag"]`, and compare the tables. Or,
+# without re-running, compute the equal-mass ECE of every model on each dataset separately, as a
+# DataFrame `ece_by_dataset` with a row per model key and a column per dataset key.
+
 # %% tags=["solution", "hide-input"]
-# Solution 2 (without re-running): the weighted ECE of every model on each dataset separately.
+# The weighted (equal-mass) ECE of every model on each dataset separately.
 import pandas as pd
 
-pd.DataFrame({d: analysis.calibration_by_model(answers[answers["dataset"] == d]).set_index("model")["ece_equal_mass"]
-              for d in answers["dataset"].cat.categories}).round(2)
+ece_by_dataset = pd.DataFrame({
+    d: analysis.calibration_by_model(answers[answers["dataset"] == d]).set_index("model")["ece_equal_mass"]
+    for d in answers["dataset"].cat.categories})
+tables.formatted(ece_by_dataset.rename_axis("model"), decimals=2)

@@ -118,20 +118,30 @@ facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
 #
 # **Our scored models.** {glue:text}`scored`
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. The AUROC of a cell equals the Mann-Whitney U statistic divided by the number of (correct,
-#    wrong) pairs. Check it on one cell of `cells`, using its `mw_u`, `n` and `n_correct` columns.
-# 2. Which dataset is hardest to *predict correctness* on, as opposed to hardest to answer? Rank the
-#    datasets by the mean MSP AUROC over the paper's models in `per_dataset`.
+
+# %% [markdown] tags=["exercise"] answer=["u_auroc"]
+# The AUROC of a cell equals the Mann-Whitney U statistic divided by the number of (correct, wrong)
+# pairs. Check it on the first MSP cell of `cells`, using its `mw_u`, `n` and `n_correct` columns:
+# store U / pairs, in percent like the `auroc` column, in `u_auroc`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: U / (n_correct * n_wrong) for the first MSP cell, against its AUROC.
+# U / (n_correct * n_wrong) for the first MSP cell, against its AUROC.
+from helpers.data.vocabulary import dataset_name, display_name
+
 cell = cells[cells["signal"] == "msp"].iloc[0]
-print(cell[["model", "dataset", "phrasing"]].tolist(),
-      round(100 * cell["mw_u"] / (cell["n_correct"] * (cell["n"] - cell["n_correct"])), 6), round(cell["auroc"], 6))
+u_auroc = 100 * cell["mw_u"] / (cell["n_correct"] * (cell["n"] - cell["n_correct"]))
+print(f"{display_name(cell['model'])}, {dataset_name(cell['dataset'])}, {cell['phrasing']} phrasing: "
+      f"U / pairs = {u_auroc:.6f}, AUROC = {cell['auroc']:.6f}")
+
+# %% [markdown] tags=["exercise"] answer=["hardest_to_predict"]
+# Which dataset is hardest to *predict correctness* on, as opposed to hardest to answer? Rank the
+# datasets by the mean MSP AUROC over the paper's models in `per_dataset` and store their keys,
+# lowest AUROC first, in a list `hardest_to_predict`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: mean MSP AUROC per dataset over the paper's models, lowest first.
-analysis.split_scored(per_dataset)[0].groupby("dataset")["auroc_msp"].mean().sort_values().round(1)
+# Mean MSP AUROC per dataset over the paper's models, lowest first.
+by_dataset = analysis.split_scored(per_dataset)[0].groupby("dataset", observed=True)["auroc_msp"].mean().sort_values()
+hardest_to_predict = [str(d) for d in by_dataset.index]
+tables.formatted(by_dataset.rename("mean MSP AUROC (%)"))

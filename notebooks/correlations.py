@@ -110,22 +110,30 @@ figures.scatter_with_fit(per_model, "params_b", "auroc_msp", LABELS["params_b"],
 figures.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_b"],
                        LABELS["auroc_max_logit"]);
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. With so few points, one model can move Pearson's r. Recompute the accuracy–MSP AUROC
-#    correlation leaving out each paper model in turn (`helpers.metrics.correlation`). Which model
-#    moves r the most, and does the correlation stay strong?
-# 2. Does accuracy predict AUROC within a model family as well as across families? Look at the
-#    Llama 2 models in the first scatter plot.
+
+# %% [markdown] tags=["exercise"] answer=["most_influential", "r_without_it"]
+# With so few points, one model can move Pearson's r. Recompute the accuracy–MSP AUROC correlation
+# leaving out each paper model in turn (`helpers.metrics.correlation`). Which model moves r the
+# most (store its key in `most_influential`), and does the correlation stay strong (store r without
+# it in `r_without_it`)?
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: leave-one-out Pearson r of accuracy vs MSP AUROC over the paper's models; the model
-# that moves r the most comes first.
-corr.leave_one_out(per_model, "accuracy", "auroc_msp").round(3)
+# Leave-one-out Pearson r of accuracy vs MSP AUROC over the paper's models; the model that moves r
+# the most comes first.
+left_out = corr.leave_one_out(per_model, "accuracy", "auroc_msp")
+most_influential, r_without_it = left_out["model"].iloc[0], left_out["r_without"].iloc[0]
+tables.formatted(left_out, decimals=3)
+
+# %% [markdown] tags=["exercise"] answer=["llama2_rises"]
+# Does accuracy predict AUROC within a model family as well as across families? Look at the Llama 2
+# models in the first scatter plot: store in a dict `llama2_rises` whether accuracy and MSP AUROC
+# each rise with every step up in size, as `{"accuracy": True or False, "auroc_msp": True or False}`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: the Llama 2 models by size, and whether accuracy and MSP AUROC rise with it.
+# The Llama 2 models by size, and whether accuracy and MSP AUROC rise with it.
 trend = analysis.family_trend(per_model, "Llama 2", ["accuracy", "auroc_msp"])
+llama2_rises = {c: bool(trend[c].is_monotonic_increasing) for c in ("accuracy", "auroc_msp")}
 print(words.describe_family_trend(trend, "Llama 2", {"accuracy": "accuracy", "auroc_msp": "MSP AUROC"}))
-trend.round(1)
+tables.formatted(trend)

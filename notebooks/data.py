@@ -162,24 +162,38 @@ figures.msp_histograms(answers);
 # {glue:text}`share_msp_one:.1f`% of all answers have an MSP of exactly 1.0 in single precision:
 # the other tokens' probabilities add up to less than the rounding step.
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. Which dataset is hardest? Using the `accuracy` table above, rank the datasets by the
-#    models' mean accuracy. Is the ranking the same for the strongest and the weakest model?
-# 2. Re-run this chapter for the Llama models only (change `models` in the parameters cell, or run
-#    `python -m helpers.book run data -p data models '["Llama-7b", "Llama-13b", "Llama-70b", "Llama3-8b", "Llama3-70b"]'`).
-#    How does the share of answers with an MSP above 0.99 change from Llama 2 to Llama 3?
+
+# %% [markdown] tags=["exercise"] answer=["hardest_first"]
+# Which dataset is hardest? Using the `accuracy` table above, rank the datasets by the models' mean
+# accuracy and store their keys, hardest first, in a list `hardest_first`. Is the ranking the same
+# for the strongest and the weakest model?
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: mean accuracy per dataset, hardest first; then the rank of each dataset (1 = hardest)
-# for the best and the worst model.
-print(accuracy.drop(columns="overall").mean().sort_values().round(1))
+# Mean accuracy per dataset, hardest first; then the rank of each dataset (1 = hardest) for the
+# best and the worst model.
+mean_accuracy = accuracy.drop(columns="overall").mean().sort_values()
+hardest_first = list(mean_accuracy.index)
+tables.formatted(mean_accuracy.rename_axis("dataset").rename("mean accuracy (%)"))
+
+# %% tags=["solution", "hide-input"]
 extreme_models = [accuracy["overall"].idxmax(), accuracy["overall"].idxmin()]
-print(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min").astype("Int64"))
+tables.formatted(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min")
+                 .rename_axis("model"))
+
+# %% [markdown] tags=["exercise"] answer=["high_by_family"]
+# Re-run this chapter for the Llama models only (change `models` in the parameters cell, or run
+# `python -m helpers.book run data -p data models '["Llama-7b", "Llama-13b", "Llama-70b", "Llama3-8b", "Llama3-70b"]'`).
+# How does the share of answers with an MSP above 0.99 change from Llama 2 to Llama 3? Store the
+# mean share (%) per model family, over all the models of this run, in a Series `high_by_family`
+# indexed by family (`coverage.share_above_pct` gives it per model).
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: share of answers with MSP above 0.99, per model and per family (in percent).
+# Share of answers with MSP above 0.99 per family, then per model (in percent).
 high = coverage.share_above_pct(answers, 0.99)
-print(high.groupby("family", sort=False)["pct_above"].mean().round(1))
-high.round(1)
+high_by_family = high.groupby("family", sort=False)["pct_above"].mean()
+tables.formatted(high_by_family.rename("answers above 0.99 (%)"))
+
+# %% tags=["solution", "hide-input"]
+tables.formatted(high)

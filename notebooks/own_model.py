@@ -123,28 +123,37 @@ tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, 
 # gains by abstaining almost always, whether or not its MSP ranks its answers well; a gain that
 # comes with little abstention is what shows an MSP worth using.
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. A scored model answered only the first questions of each dataset, the paper's models all of
-#    them. Compare like with like: restrict every model to the (dataset, question) pairs this run's
-#    model answered and recompute accuracy and MSP AUROC per model. Join on position only where the
-#    positions index the same questions: a local HellaSwag run reads HellaSwag's validation split,
-#    whose positions are other questions than the paper's train split. Does the ranking change?
-# 2. Score a second small model (for instance `make score MODEL=HuggingFaceTB/SmolLM2-360M-Instruct`
-#    on a machine with internet access) and check where it falls on the accuracy–AUROC line.
+
+# %% [markdown] tags=["exercise"] answer=["ranks_here"]
+# A scored model answered only the first questions of each dataset, the paper's models all of them.
+# Compare like with like: restrict every model to the (dataset, question) pairs this run's model
+# answered and recompute accuracy and MSP AUROC per model. Join on position only where the
+# positions index the same questions: a local HellaSwag run reads HellaSwag's validation split,
+# whose positions are other questions than the paper's train split. Does the ranking change? Store
+# each model's MSP AUROC rank there (1 = best), by model key, in a Series `ranks_here`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: every model on exactly the questions this run's model answered, on the datasets where
-# its positions are the paper's questions; MSP AUROC rank (1 = best) there and on all answers.
+# Every model on exactly the questions this run's model answered, on the datasets where its
+# positions are the paper's questions; MSP AUROC rank (1 = best) there and on all answers.
 print(words.describe_alignment(coverage.question_splits(scored_rows[scored_rows["model"] == name],
                                                        within=answers)))
 same = analysis.model_metrics(analysis.cell_table(coverage.on_same_questions(answers, scored_rows, name)))
 ranks = per_model.set_index("model")["auroc_msp"].rank(ascending=False)
-same.assign(rank_here=same["auroc_msp"].rank(ascending=False), rank_all=same["model"].map(ranks))[
-    ["model", "accuracy", "auroc_msp", "rank_here", "rank_all"]].round(1)
+ranks_here = same.set_index("model")["auroc_msp"].rank(ascending=False)
+tables.formatted(same.assign(rank_here=same["model"].map(ranks_here), rank_all=same["model"].map(ranks))[
+    ["model", "accuracy", "auroc_msp", "rank_here", "rank_all"]])
+
+# %% [markdown] tags=["exercise"] answer=["residuals"]
+# Score a second small model (for instance `make score MODEL=HuggingFaceTB/SmolLM2-360M-Instruct` on
+# a machine with internet access) and check where it falls on the accuracy–AUROC line: store each
+# scored model's residual (MSP AUROC minus the line's prediction at its accuracy), by model key, in
+# a Series `residuals`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: where each scored model sits against the paper models' accuracy–MSP AUROC line.
-scored_positions(per_model, "accuracy", "auroc_msp")[
-    ["model", "x_value", "y_value", "predicted", "residual"]].round(1)
+# Where each scored model sits against the paper models' accuracy–MSP AUROC line.
+positions = scored_positions(per_model, "accuracy", "auroc_msp")
+residuals = positions.set_index("model")["residual"]
+tables.formatted(positions[["model", "x_value", "y_value", "predicted", "residual"]],
+                 headers={"x_value": "accuracy (%)", "y_value": "MSP AUROC (%)", "predicted": "MSP AUROC on the line"})

@@ -96,21 +96,28 @@ tables.mismatch_display(reproduction.mismatches(comparison))
 # %%
 tables.mismatch_display(reproduction.mismatches(shortcuts))
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. The authors rounded with numpy, which rounds halves to the nearest even digit, while Python's
-#    `round` on a float rounds the exact binary value. Does any printed number depend on which of
-#    the two is used? (`comparison` has a column `other_rounding`.)
-# 2. Which kind of table holds the most numbers, and which the most template artefacts?
+
+# %% [markdown] tags=["exercise"] answer=["n_round_differently"]
+# The authors rounded with numpy, which rounds halves to the nearest even digit, while Python's
+# `round` on a float rounds the exact binary value. Does any printed number depend on which of the
+# two is used? Count the compared cells that round differently (`comparison` has a column
+# `other_rounding`) into `n_round_differently`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: cells where the two roundings disagree, among those compared.
+# Cells where the two roundings disagree, among those compared.
 compared = comparison[comparison["compared"]]
-print((compared["ours_rounded"] != compared["other_rounding"]).sum(), "of", len(compared),
-      "compared cells round differently with Python's round")
+n_round_differently = int((compared["ours_rounded"] != compared["other_rounding"]).sum())
+print(n_round_differently, "of", len(compared), "compared cells round differently with Python's round")
+
+# %% [markdown] tags=["exercise"] answer=["most_numbers", "most_artefacts"]
+# Which kind of table holds the most numbers, and which the most template artefacts? Store the two
+# kinds (values of `comparison["kind"]`) in `most_numbers` and `most_artefacts`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: numbers and artefacts per kind of table.
-kinds = comparison.assign(artefact=~comparison["compared"]).groupby("kind")
-kinds.agg(cells=("printed", "size"), artefacts=("artefact", "sum"))
+# Numbers and artefacts per kind of table.
+kinds = comparison.assign(artefact=~comparison["compared"]).groupby("kind").agg(
+    cells=("printed", "size"), artefacts=("artefact", "sum"))
+most_numbers, most_artefacts = kinds["cells"].idxmax(), kinds["artefacts"].idxmax()
+tables.formatted(kinds, headers={"kind": "kind of table", "cells": "numbers", "artefacts": "template artefacts"})

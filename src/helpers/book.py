@@ -9,7 +9,17 @@ source, its parameters, the helpers package and the input data. A chapter is run
 that hash changes.
 
     python -m helpers.book run [NAME ...] [-p NAME KEY VALUE ...] [--force]
-    python -m helpers.book student [--out DIR]   # classroom copies without the solution cells
+    python -m helpers.book student [--out DIR]   # classroom copies without the solutions, with checks
+
+Exercises are written solution-first. A markdown cell tagged ``exercise`` is one exercise (a
+heading at its top stays outside it); its ``answer`` metadata names the variables the solution
+computes, e.g. ``# %% [markdown] tags=["exercise"] answer=["gap_closed"]``. The code cells tagged
+``solution`` that follow it are its solution. In the executed notebook the exercise becomes a
+numbered sphinx-exercise ``exercise`` and its solution cells sit, code and output, inside a
+``solution`` dropdown; the values of the answers are recorded next to it
+(``<name>.answers.json``). ``student`` turns each chapter into an otter-grader master notebook
+(a question per exercise, the solution cells as its solution, a check per answer comparing a digest
+of the student's value with the solution's) and runs ``otter assign`` on it.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from pathlib import Path
 import yaml
 
 EXECUTED = Path("book") / "executed"
+EXERCISE, SOLUTION = "exercise", "solution"
 SOURCES = Path("notebooks")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
@@ -106,6 +117,7 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
     stderr output; the previous executed notebook is then left untouched.
     """
     import jupytext
+    import nbformat
     import papermill
 
     root = _book_root(root)
@@ -122,7 +134,9 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
     with tempfile.TemporaryDirectory(prefix=f"chapter-{name}-") as tmp:
         converted = Path(tmp) / f"{name}.ipynb"
         executed = Path(tmp) / f"{name}.executed.ipynb"
-        jupytext.write(jupytext.read(source), converted)
+        nb = jupytext.read(source)
+        nb.cells.append(_answers_cell(nb.cells, source))
+        jupytext.write(nb, converted)
         # The kernel inherits our environment; an MPLBACKEND such as Agg there would keep figures
         # out of the notebook, so the kernel always gets the inline backend.
         saved = os.environ.get("MPLBACKEND")
@@ -140,9 +154,121 @@ def execute(name: str, parameters: dict | None = None, force: bool = False, inpu
         problems = output_problems(executed)
         if problems:
             raise RuntimeError(f"{source}: executed with unclean output:\n  " + "\n  ".join(problems))
+        answers = _take_answers(executed, source)
+        nb = nbformat.read(executed, as_version=4)
+        nb.cells = exercise_blocks(nb.cells, name)
+        nbformat.write(nb, executed)
+        answers_path = out.with_suffix(".answers.json")
+        answers_path.with_suffix(".tmp").write_text(json.dumps(answers, indent=1))
+        os.replace(answers_path.with_suffix(".tmp"), answers_path)
         os.replace(executed, out)
     stamp.write_text(json.dumps({"key": key, "parameters": parameters}, indent=1))
     return True
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def exercises(cells: list) -> list[tuple[int, list[int]]]:
+    """The chapter's exercises in order: (index of the cell tagged ``exercise``, indexes of the
+    ``solution`` code cells right after it)."""
+    found = []
+    for i, cell in enumerate(cells):
+        if EXERCISE in _tags(cell):
+            j, solutions = i + 1, []
+            while j < len(cells) and SOLUTION in _tags(cells[j]) and EXERCISE not in _tags(cells[j]):
+                solutions.append(j)
+                j += 1
+            found.append((i, solutions))
+    return found
+
+
+def answer_names(cell) -> list[str]:
+    """The variables an exercise's solution computes (its cell's ``answer`` metadata: a name or a list)."""
+    names = cell.get("metadata", {}).get("answer", [])
+    return [names] if isinstance(names, str) else list(names)
+
+
+def exercise_label(name: str, number: int) -> str:
+    return f"{name}-exercise-{number}"
+
+
+_ANSWERS_MARK = "msp-exercise-answers:"
+
+
+def _answers_cell(cells: list, source: Path):
+    """A last cell that prints the value of every exercise's answers (taken out after the run)."""
+    import nbformat
+
+    names = {}
+    for number, (i, solutions) in enumerate(exercises(cells), 1):
+        if solutions and not answer_names(cells[i]):
+            raise ValueError(f"{source}: exercise {number} names no answer for its check: give its cell an "
+                             f"answer, e.g. `# %% [markdown] tags=[\"exercise\"] answer=[\"result\"]`")
+        names[str(number)] = answer_names(cells[i])
+    code = ("import json as _json\nfrom helpers.report.exercises import canonical_answer as _canonical\n"
+            f"_names = {names!r}\n"
+            "print(" + repr(_ANSWERS_MARK) + " + _json.dumps({n: {a: (_canonical(globals()[a]) if a in globals() "
+            "else {'missing': a}) for a in names} for n, names in _names.items()}))")
+    return nbformat.v4.new_code_cell(code, metadata={"tags": ["msp-answers"]})
+
+
+def _take_answers(path: Path, source: Path) -> dict:
+    """Remove the answers cell from an executed notebook; return {exercise number: {name: value}}."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = nb.cells.pop()
+    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+    answers = json.loads(text.split(_ANSWERS_MARK, 1)[1])
+    for number, values in answers.items():
+        for key, value in values.items():
+            if value == {"missing": key}:
+                raise RuntimeError(f"{source}: exercise {number}'s answer `{key}` is not defined after the chapter ran")
+    nbformat.write(nb, path)
+    return answers
+
+
+def _heading_and_text(text: str) -> tuple[str, str]:
+    """Split the heading lines at the top of an exercise cell from the exercise itself."""
+    lines = text.strip("\n").split("\n")
+    k = 0
+    while k < len(lines) and (lines[k].startswith("#") or (k and not lines[k].strip())):
+        k += 1
+    return "\n".join(lines[:k]).strip(), "\n".join(lines[k:]).strip()
+
+
+def exercise_blocks(cells: list, name: str) -> list:
+    """The cells of an executed chapter with each exercise as a numbered sphinx-exercise
+    ``exercise`` (label ``<name>-exercise-<n>``) and its solution cells, source shown and output kept,
+    between gated ``solution-start`` / ``solution-end`` directives folded as a dropdown."""
+    import nbformat
+
+    markdown = nbformat.v4.new_markdown_cell
+    found = dict(exercises(cells))
+    solution_cells = {j for js in found.values() for j in js}
+    out, number = [], 0
+    for i, cell in enumerate(cells):
+        if i in solution_cells:
+            continue
+        if i not in found:
+            out.append(cell)
+            continue
+        number += 1
+        label = exercise_label(name, number)
+        heading, text = _heading_and_text(cell.source)
+        if heading:
+            out.append(markdown(heading))
+        out.append(markdown(f"````{{exercise}}\n:label: {label}\n\n{text}\n````", metadata={"tags": [EXERCISE]}))
+        if found[i]:
+            out.append(markdown(f"```{{solution-start}} {label}\n:class: dropdown\n```"))
+            for j in found[i]:
+                solution = cells[j]
+                solution.metadata["tags"] = [t for t in _tags(solution) if t not in ("hide-input", "hide-cell")]
+                out.append(solution)
+            out.append(markdown("```{solution-end}\n```"))
+    return out
 
 
 def copy_book(dest: Path, root: Path | None = None) -> Path:
@@ -158,24 +284,92 @@ def copy_book(dest: Path, root: Path | None = None) -> Path:
     return dest
 
 
-def student_notebooks(out: Path, root: Path | None = None) -> list[Path]:
-    """Write a classroom copy of every chapter to ``out``: notebooks without outputs, with the cells
-    tagged ``solution`` removed (the cells tagged ``exercise`` stay, as the students' prompts)."""
-    root = _book_root(root)
-    import jupytext
+def recorded_answers(name: str, root: Path | None = None) -> dict[str, dict]:
+    """The answers the last run of chapter ``name`` recorded: {exercise number: {variable: value}}."""
+    path = _book_root(root) / EXECUTED / f"{name}.answers.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no recorded answers; run the chapter first (make chapters)")
+    return json.loads(path.read_text())
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+
+def check_code(variable: str, value: object) -> str:
+    """The students' check of one answer: its digest against the solution's (nothing to read off)."""
+    from helpers.report.exercises import answer_digest
+
+    return (f"from helpers.report.exercises import answer_digest\n"
+            f"assert answer_digest({variable}) == {answer_digest(value)!r}, "
+            f"{'`' + variable + '` differs from the solution'!r}")
+
+
+def master_notebook(name: str, root: Path | None = None):
+    """Chapter ``name`` as an otter-grader master notebook: a question ``<name>-exercise-<n>`` per
+    exercise (the exercise as its prompt, its solution cells as one solution cell whose answers
+    start as ``...``), and per recorded answer a check (:func:`check_code`)."""
+    import jupytext
+    import nbformat
+
+    root = _book_root(root)
+    source = root / SOURCES / f"{name}.py"
+    nb = jupytext.read(source)
+    answers = recorded_answers(name, root)
+    found = dict(exercises(nb.cells))
+    solution_cells = {j for js in found.values() for j in js}
+    raw, code = nbformat.v4.new_raw_cell, nbformat.v4.new_code_cell
+    config = {"name": name, "init_cell": True, "check_all_cell": True, "export_cell": False,
+              "run_tests": False, "generate": {"pdf": False}}
+    cells, number = [raw("# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False))], 0
+    for i, cell in enumerate(nb.cells):
+        if i in solution_cells:
+            continue
+        if i not in found:
+            cell.metadata.pop("tags", None) if cell.metadata.get("tags") == ["hide-input"] else None
+            cells.append(cell)
+            continue
+        number += 1
+        values = answers.get(str(number))
+        if values is None or list(values) != answer_names(cell):
+            raise RuntimeError(f"{source}: exercise {number}'s recorded answers {values} do not match its cell "
+                               f"({answer_names(cell)}); run the chapter again (make chapters)")
+        heading, text = _heading_and_text(cell.source)
+        if heading:
+            cells.append(nbformat.v4.new_markdown_cell(heading))
+        label = exercise_label(name, number)
+        cells += [raw(f"# BEGIN QUESTION\nname: {label}\npoints: {len(values)}"),
+                  nbformat.v4.new_markdown_cell(f"**Exercise {number}.** {text}")]
+        if found[i]:
+            solution = "\n\n".join(nb.cells[j].source for j in found[i])
+            prompt = "".join(f"{variable} = ...\n" for variable in values)
+            cells += [raw("# BEGIN SOLUTION"),
+                      code(f"{prompt}# BEGIN SOLUTION NO PROMPT\n{solution}\n# END SOLUTION"),
+                      raw("# END SOLUTION")]
+        cells.append(raw("# BEGIN TESTS"))
+        cells += [code(check_code(variable, value)) for variable, value in values.items()]
+        cells += [raw("# END TESTS"), raw("# END QUESTION")]
+    nb.cells = cells
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    return nb
+
+
+def student_notebooks(out: Path, root: Path | None = None) -> list[Path]:
+    """Write each chapter's otter-grader assignment to ``out/<name>/``: ``student/<name>.ipynb``
+    (the exercises and their checks, no solution), ``autograder/`` (the solutions notebook and the
+    zip a teacher grades with: ``otter run -a autograder/<name>-autograder_*.zip filled.ipynb``);
+    return the students' notebooks."""
+    import nbformat
+    from otter.assign import main as otter_assign
+
+    root, out = _book_root(root), Path(out).resolve()
     written = []
     for name in chapters(root):
-        nb = jupytext.read(root / SOURCES / f"{name}.py")
-        nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        path = out / f"{name}.ipynb"
-        jupytext.write(nb, path)
-        written.append(path)
+        folder = out / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        (folder / "master").mkdir()
+        master = folder / "master" / f"{name}.ipynb"
+        nbformat.write(master_notebook(name, root), master)
+        otter_assign(str(master), str(folder), no_pdfs=True, no_run_tests=True)
+        written.append(folder / "student" / f"{name}.ipynb")
     return written
 
 

@@ -140,16 +140,132 @@ def test_unknown_chapter_is_refused(tiny_book, monkeypatch, capsys):
     assert "unknown chapter(s) ['two']" in capsys.readouterr().err
 
 
-def test_student_copies_drop_solutions(tiny_book):
-    source = tiny_book / "notebooks" / "one.py"
-    source.write_text(CHAPTER + '\n# %% [markdown] tags=["exercise"]\n# Plot value squared.\n'
-                      '\n# %% tags=["solution"]\nprint(value ** 2)\n')
+EXERCISE = """
+# %% [markdown] tags=["exercise"] answer=["squared"]
+# ## Exercises
+#
+# Compute the square of `value` into `squared`.
+
+# %% tags=["solution", "hide-input"]
+# the solution's own words
+squared = value ** 2
+
+# %% tags=["solution", "hide-input"]
+print("squared is", squared)
+"""
+
+
+def test_exercises_become_numbered_blocks_with_folded_solutions(tiny_book):
+    (tiny_book / "notebooks" / "one.py").write_text(CHAPTER + EXERCISE)
+    assert book.execute("one", {"value": 3}, inputs="a", root=tiny_book)
+    out = tiny_book / "book" / "executed" / "one.ipynb"
+    cells = nbformat.read(out, as_version=4).cells
+    assert [c.cell_type for c in cells[-6:]] == ["markdown", "markdown", "markdown", "code", "code", "markdown"]
+    heading, exercise, start, first, second, end = cells[-6:]
+    assert heading.source == "## Exercises"
+    assert exercise.source == "````{exercise}\n:label: one-exercise-1\n\nCompute the square of `value` into `squared`.\n````"
+    assert start.source == "```{solution-start} one-exercise-1\n:class: dropdown\n```"
+    assert end.source == "```{solution-end}\n```"
+    # the solution's code is shown (inside the folded solution) and its output kept
+    assert first.metadata["tags"] == second.metadata["tags"] == ["solution"]
+    assert "".join(o["text"] for o in second.outputs) == "squared is 9\n"
+    assert "msp-exercise-answers" not in "".join(c.source for c in cells)
+    assert json.loads(out.with_suffix(".answers.json").read_text()) == {"1": {"squared": 9.0}}
+
+
+def test_an_exercise_must_name_its_answer(tiny_book):
+    (tiny_book / "notebooks" / "one.py").write_text(CHAPTER + EXERCISE.replace(' answer=["squared"]', ""))
+    with pytest.raises(ValueError, match=r"one\.py: exercise 1 names no answer"):
+        book.execute("one", inputs="a", root=tiny_book)
+    (tiny_book / "notebooks" / "one.py").write_text(CHAPTER + EXERCISE.replace('["squared"]', '["cubed"]'))
+    with pytest.raises(RuntimeError, match=r"one\.py: exercise 1's answer `cubed` is not defined"):
+        book.execute("one", inputs="a", root=tiny_book)
+
+
+def otter_tests(notebook: Path) -> dict:
+    """The checks otter assign stored in a student notebook, as otter's own test objects."""
+    from otter.test_files import OKTestFile
+
+    specs = nbformat.read(notebook, as_version=4).metadata["otter"]["tests"]
+    return {name: OKTestFile.from_spec(spec) for name, spec in specs.items()}
+
+
+def passes(test, environment: dict) -> bool:
+    test.run(dict(environment))
+    return test.passed_all
+
+
+def test_student_notebooks_keep_the_exercise_and_checks_but_no_solution(tiny_book):
+    (tiny_book / "notebooks" / "one.py").write_text(CHAPTER + EXERCISE)
+    book.execute("one", {"value": 3}, inputs="a", root=tiny_book)
     (path,) = book.student_notebooks(tiny_book / "student", root=tiny_book)
+    assert path == tiny_book / "student" / "one" / "student" / "one.ipynb"
     nb = nbformat.read(path, as_version=4)
-    text = "".join(c.source for c in nb.cells)
-    assert "Plot value squared." in text and "value ** 2" not in text
-    assert "print(\"value is\", value)" in text
+    text = "\n".join(c.source for c in nb.cells)
+    assert "Compute the square of `value` into `squared`." in text and "print(\"value is\", value)" in text
+    assert "value ** 2" not in text and "the solution's own words" not in text and "squared is" not in text
+    assert "squared = ..." in text and 'grader.check("one-exercise-1")' in text
     assert all(c.outputs == [] for c in nb.cells if c.cell_type == "code")
+    (check,) = otter_tests(path).values()
+    assert passes(check, {"squared": 9}) and passes(check, {"squared": 9.001})
+    assert not passes(check, {"squared": ...}) and not passes(check, {"squared": 6}) and not passes(check, {})
+    # the teacher's copy: the solutions, and the zip `otter run` grades with
+    solutions = nbformat.read(tiny_book / "student" / "one" / "autograder" / "one.ipynb", as_version=4)
+    assert "squared = value ** 2" in "\n".join(c.source for c in solutions.cells)
+    assert list((tiny_book / "student" / "one" / "autograder").glob("one-autograder_*.zip"))
+
+
+def solution_lines(name: str) -> set[str]:
+    """Lines of a chapter's solution cells that appear nowhere else in it."""
+    cells = chapter_cells(name)
+    elsewhere = {line.strip() for c in cells if "solution" not in c.metadata.get("tags", [])
+                 for line in c.source.splitlines()}
+    return {line.strip() for c in tagged(cells, "solution") for line in c.source.splitlines()
+            if line.strip() and line.strip() not in elsewhere}
+
+
+@pytest.fixture(scope="module")
+def student_book(tmp_path_factory):
+    """The student copies of the book's chapters (from the answers the last chapter runs recorded)."""
+    return book.student_notebooks(tmp_path_factory.mktemp("student"), root=REPO)
+
+
+@pytest.mark.parametrize("name", book.chapters(REPO))
+def test_student_chapters_have_no_solution_and_checks_that_tell_right_from_unfilled(student_book, name):
+    (path,) = [p for p in student_book if p.stem == name]
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    leaked = [line for line in solution_lines(name) if line in text]
+    assert leaked == [], f"{name}: solution text in the student notebook: {leaked}"
+    answers = book.recorded_answers(name, REPO)
+    checks = otter_tests(path)
+    assert sorted(checks) == sorted(book.exercise_label(name, int(n)) for n in answers)
+    for number, values in answers.items():
+        check = checks[book.exercise_label(name, int(number))]
+        assert passes(check, values), f"{name} exercise {number}: the solution's answers fail the check"
+        assert not passes(check, {v: ... for v in values}), f"{name} exercise {number}: unfilled passes"
+        for variable in values:  # every answer is checked: one wrong value fails the exercise
+            assert not passes(check, values | {variable: "wrong"}), f"{name} exercise {number}: {variable}"
+
+
+@pytest.mark.slow
+def test_teacher_grading_run_reports_each_check(student_book, tmp_path):
+    """``otter run`` on a filled-in notebook (the solutions) and on an unfilled one (the student copy)."""
+    folder = student_book[0].parents[1]
+    name = folder.name
+    (autograder,) = (folder / "autograder").glob(f"{name}-autograder_*.zip")
+    scores = {}
+    for kind, notebook in (("filled", folder / "autograder" / f"{name}.ipynb"), ("unfilled", student_book[0])):
+        out = tmp_path / kind
+        out.mkdir()
+        run = subprocess.run([Path(sys.executable).parent / "otter", "run", "-a", autograder, "-o", out, notebook],
+                             cwd=REPO, capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        results = json.loads((out / "results.json").read_text())["tests"]
+        scores[kind] = {t["name"]: t["score"] for t in results if "score" in t and t["name"] != "Public Tests"}
+    answers = book.recorded_answers(name, REPO)
+    labels = {book.exercise_label(name, int(n)): len(v) for n, v in answers.items()}
+    assert scores["filled"] == {label: float(points) for label, points in labels.items()}
+    assert scores["unfilled"] == {label: 0.0 for label in labels}
 
 
 @pytest.mark.parametrize("name", book.chapters(REPO))
@@ -160,6 +276,7 @@ def test_every_chapter_has_an_exercise_with_a_solution(name):
     assert solutions and all(c.cell_type == "code" and c.source.strip() for c in solutions)
     assert cells.index(exercises[0]) < cells.index(solutions[0])  # the question comes first
     assert not tagged(exercises, "solution")  # the students' copy keeps every exercise
+    assert all(book.answer_names(c) for c in exercises)  # each exercise names what its check compares
 
 
 @pytest.mark.slow

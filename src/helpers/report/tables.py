@@ -14,13 +14,107 @@ import pandas as pd
 from helpers.analysis.abstention import K, covered_datasets, run_rows
 from helpers.analysis.cells import SIGNIFICANCE, cell_table
 from helpers.data.schema import COLUMNS
-from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, SIGNAL_NAMES, SIGNALS, dataset_order,
-                                     model_order)
+from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, SIGNAL_NAMES, SIGNALS, dataset_name,
+                                     dataset_order, model_order)
 from helpers.report.words import model_label, penalty_name, power_of_ten
 
 #: how a table shows a value that does not apply or is undefined (e.g. the AUROC of a cell whose
 #: answers are all correct)
 NOT_APPLICABLE = "n/a"
+
+#: readable headers of the columns (and index levels) the chapters show, by their keys
+HEADERS = {
+    "model": "model", "dataset": "dataset", "phrasing": "phrasing", "family": "family", "n": "n",
+    "accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_logit": "Max Logit AUROC (%)",
+    "params_b": "parameters (billions)", "pearson_r": "Pearson r", "pearson_p": "p (Pearson)",
+    "spearman_rho": "Spearman ρ", "spearman_p": "p (Spearman)", "r_without": "r without the model",
+    "change": "change in r", "x_value": "x", "y_value": "y", "predicted": "predicted y",
+    "residual": "residual", "pct_above": "answers above (%)", "unparseable": "unparseable",
+    "mode": "engine mode", "rank_here": "rank, same questions", "rank_all": "rank, all answers",
+    "calibration_error_uniform_cells": "calibration error (equal-width, per cell)",
+    "ece_equal_mass": "ECE equal-mass", "n_cells": "cells", "n_better": "better than Base",
+    "n_tied": "tied with Base", "n_worse": "worse than Base", "mean_gain": "mean gain",
+}
+
+#: the padding that keeps the columns of every shown table apart
+TABLE_STYLES = [{"selector": "th, td", "props": "padding: 0.25em 0.9em; text-align: right; white-space: nowrap"},
+                {"selector": "th.col_heading", "props": "text-align: center"}]
+
+
+def _header(key: object, headers: dict) -> object:
+    if isinstance(key, tuple):
+        return tuple(_header(k, headers) for k in key)
+    if key in headers:
+        return headers[key]
+    if str(key) in DATASET_REGISTRY:
+        return dataset_name(str(key))
+    return SIGNAL_NAMES.get(str(key), HEADERS.get(str(key), key))
+
+
+def _names(values: pd.Index | pd.Series, key: object):
+    """Display names of model keys (:func:`model_label`) and dataset keys in a column or index named so."""
+    if key == "model":
+        return values.map(lambda m: model_label(str(m)))
+    if key == "dataset":
+        return values.map(lambda d: dataset_name(str(d)))
+    return values
+
+
+def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int | str] = 1,
+              index: bool | None = None, headers: dict[object, str] | None = None):
+    """Any table as a reader sees it, as a pandas Styler: model and dataset keys as display names,
+    readable headers (:data:`HEADERS`, overridden by ``headers``), fixed decimals (``decimals`` for
+    every float column, or per column key, where a format string such as '{:.2g}' is also accepted;
+    integers, and floats that are all whole numbers such as ranks, without decimals; p-values, columns ending in '_p', with 2 significant digits),
+    :data:`NOT_APPLICABLE` for missing values, padded cells, and no index unless it means
+    something (``index``; by default hidden when it is a plain 0..n-1 range).
+
+    >>> shown = formatted(pd.DataFrame({"model": ["gpt-4-turbo"], "pearson_r": [0.83123], "n": [14]}),
+    ...                   decimals={"pearson_r": 3})
+    >>> shown.data.columns.tolist(), shown.data.iloc[0, 0]
+    (['model', 'Pearson r', 'n'], 'GPT4 Turbo')
+    >>> "0.831" in shown.to_html() and "14.0" not in shown.to_html()
+    True
+    """
+    headers = dict(headers or {})
+    frame = table.to_frame() if isinstance(table, pd.Series) else table.copy()
+    if isinstance(table, pd.Series) and table.name is None:
+        frame.columns = ["value"]
+    if index is None:
+        index = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
+    if isinstance(frame.index, pd.MultiIndex):
+        frame.index = pd.MultiIndex.from_arrays(
+            [_names(frame.index.get_level_values(k), name) for k, name in enumerate(frame.index.names)],
+            names=[_header(n, headers) if n is not None else None for n in frame.index.names])
+    else:
+        name = frame.index.name
+        frame.index = _names(frame.index, name)
+        frame.index.name = _header(name, headers) if name is not None else None
+    frame.columns.name = None
+    formats = {}
+    for column in frame.columns:
+        key = column[-1] if isinstance(column, tuple) else column
+        frame[column] = _names(frame[column], key)
+        values = frame[column]
+        wanted = decimals.get(column, decimals.get(key)) if isinstance(decimals, dict) else decimals
+        if isinstance(wanted, str):
+            formats[column] = wanted
+        elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            continue
+        elif str(key).endswith("_p") or key == "p":
+            formats[column] = "{:.2g}"
+        elif pd.api.types.is_integer_dtype(values) or (
+                values.notna().any() and values.dropna().eq(values.dropna().round()).all()):
+            formats[column] = "{:,.0f}"
+        else:
+            formats[column] = f"{{:,.{1 if wanted is None else wanted}f}}"
+    renamed = frame.rename(columns=lambda c: _header(c, headers))
+    if isinstance(frame.columns, pd.MultiIndex):
+        renamed.columns = pd.MultiIndex.from_tuples([_header(c, headers) for c in frame.columns])
+    formats = {_header(c, headers): f for c, f in formats.items()}
+    styler = renamed.style.format(formats, na_rep=NOT_APPLICABLE).set_table_styles(TABLE_STYLES)
+    styler = styler.format(na_rep=NOT_APPLICABLE, subset=[c for c in renamed.columns if c not in formats])
+    return styler if index else styler.hide(axis="index")
 
 def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
     """'value (n_sig/n_cells)' strings; '–' where the value is missing (e.g. GPT Max Logit)."""
