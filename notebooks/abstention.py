@@ -32,8 +32,7 @@
 # smallest one if several tie). That threshold is then applied to the test answers. **Base** is
 # the test score of always answering. In the overall tables a model has one threshold for all the
 # datasets, learnt from *k* answers of each; in the per-dataset tables, one per dataset, learnt
-# from that dataset's *k* answers. The paper's main tables use *k* = {glue:text}`paper_k`; this
-# chapter's main tables use *k* = {glue:text}`k`.
+# from that dataset's *k* answers. {glue:text}`k_note`
 
 # %% tags=["parameters"]
 models = None  # model keys to include (None: all, including models we scored ourselves)
@@ -99,7 +98,7 @@ if answers["max_logit"].notna().any():
 # %%
 table = abstention.abstention_table(answers, ks=[k, *variants])
 summary = abstention.gain_summary(table).set_index(["k", "scope", "penalty", "signal"])
-tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, k))
+tables.formatted(tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, k)), decimals=1)
 
 # %% tags=["hide-input"]
 facts.glue_facts(facts.abstention_facts(table, k, variants, coverage(answers)))
@@ -120,7 +119,7 @@ facts.glue_facts(facts.abstention_facts(table, k, variants, coverage(answers)))
 # balanced rule and {glue:text}`msp_higher_conservative` of {glue:text}`n_both_conservative` under
 # the conservative one.
 #
-# **Our scored models.** {glue:text}`scored`
+# {glue:text}`scored`
 #
 # The gain over Base per model, for both signals:
 
@@ -132,7 +131,8 @@ figures.abstention_gains(table, k);
 # never abstains):
 
 # %%
-tables.paper_layout(table, k, value="pct_abstained").rename(index=tables.row_labels(table, k)).round(1)
+tables.formatted(tables.paper_layout(table, k, value="pct_abstained").rename(index=tables.row_labels(table, k)),
+                 decimals=1)
 
 # %% [markdown]
 # The median paper model abstains on {glue:text}`median_pct_balanced:.1f`% of the questions with its
@@ -147,10 +147,16 @@ tables.paper_layout(table, k, value="pct_abstained").rename(index=tables.row_lab
 # training answers alone, so these results are noisier than the overall ones.
 
 # %%
+figures.gain_heatmaps(table, by="scope", k=k);
+
+# %% [markdown]
+# The full table, every score per dataset and model:
+
+# %% tags=["hide-output"]
 scopes = [s for s in table["scope"].unique() if s != "overall"]
 per_dataset = pd.concat({s: tables.paper_layout(table, k, s, decimals=1) for s in scopes},
                         names=["dataset", "model"])
-per_dataset.rename(index=words.model_label, level="model")
+tables.formatted(per_dataset, decimals=1)
 
 # %% [markdown]
 # Of the paper models' {glue:text}`ds_runs_balanced` model × dataset runs with MSP thresholds,
@@ -167,9 +173,15 @@ per_dataset.rename(index=words.model_label, level="model")
 # variants, and so does Base.
 
 # %%
+figures.gain_heatmaps(table, by="k");
+
+# %% [markdown]
+# The full table, every score per training size and model:
+
+# %% tags=["hide-output"]
 by_k = pd.concat({str(v): tables.paper_layout(table, v, decimals=1) for v in variants},
                  names=["k", "model"])
-by_k.rename(index=tables.row_labels(table, k), level="model")
+tables.formatted(by_k.rename(index=tables.row_labels(table, k), level="model"), decimals=1)
 
 # %% [markdown]
 # For each training size, how many of the paper's models gain over Base with MSP thresholds, keep
@@ -178,7 +190,9 @@ by_k.rename(index=tables.row_labels(table, k), level="model")
 # %%
 counts = summary.xs(("overall", "msp"), level=["scope", "signal"])[["n_models", "n_gain", "n_equal",
                                                                     "n_loss", "mean_gain"]]
-counts.rename(index=PENALTY_NAMES, level="penalty").round(1)
+tables.formatted(counts.rename(index=PENALTY_NAMES, level="penalty"), decimals={"mean_gain": 1},
+                 headers={"n_models": "models", "n_gain": "gain", "n_equal": "tie", "n_loss": "lose",
+                          "mean_gain": "mean gain (points)"})
 
 # %% [markdown]
 # With *k* = {glue:text}`variant_0` the claim {glue:text}`variant_0_verdict`. With *k* =
@@ -187,9 +201,10 @@ counts.rename(index=PENALTY_NAMES, level="penalty").round(1)
 #
 # ## Verdict
 #
-# With *k* = {glue:text}`k` labelled answers per dataset, the claim {glue:text}`verdict`: with
-# its learnt MSP threshold, {glue:text}`n_loss_balanced` model(s) do worse than always answering
-# under the balanced rule and {glue:text}`n_loss_conservative` under the conservative one, and the
+# With *k* = {glue:text}`k` labelled answers per dataset, the claim {glue:text}`verdict`: the
+# models that do worse than always answering with their learnt MSP threshold number
+# {glue:text}`n_loss_balanced` under the balanced rule and {glue:text}`n_loss_conservative` under
+# the conservative one, and the
 # average model gains {glue:text}`mean_gain_balanced:.1f` points under the balanced and
 # {glue:text}`mean_gain_conservative:.1f` points under the conservative score: the mean gain is
 # larger under the {glue:text}`larger_gain_rule` rule, and across models Base and the gain show

@@ -15,7 +15,7 @@
 #
 # A model's confidence is *calibrated* when it can be read as a frequency: among all answers given
 # with confidence 0.8, about 80% should be right. The paper's first claim is that the maximum
-# softmax probability (MSP) of chat models is **not** calibrated on multiple-choice questions. This
+# softmax probability (MSP) of chat models {cite}`plaut2024probabilities` is **not** calibrated on multiple-choice questions. This
 # chapter checks the claim on the per-answer results, first with the paper's own measure and then
 # with the conventional one, since the two differ in ways that matter for a few models.
 
@@ -66,7 +66,7 @@ figures.reliability_diagram(reliability);
 #   equal-mass bins or with ten bins of width 0.1, every answer counted;
 # - **per-cell, equal-width**: the variant behind the paper's calibration-versus-accuracy figure
 #   (ten bins of width 0.1, unweighted, computed per dataset and phrasing and then averaged), used in
-#   the chapter on correlations;
+#   [the chapter on correlations](correlations.ipynb);
 # - **MSP = 1.0 (%)**: the share of the model's answers that the paper's bins drop;
 # - **mean MSP** and **accuracy**, both in percent, over all the model's answers.
 #
@@ -102,7 +102,7 @@ facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
 # answers there, and the paper's recipe leaves every one of them out. A single calibration number
 # is only comparable across studies when its binning, weighting and edge rule are stated.
 #
-# **Our scored models.** {glue:text}`scored`
+# {glue:text}`scored`
 
 # %% [markdown]
 # ## Exercises

@@ -66,7 +66,7 @@ figures.msp_ecdfs(answers);
 # %%
 cells = analysis.cell_table(answers)
 per_model = analysis.model_metrics(cells)
-tables.auroc_display(per_model)
+tables.formatted(tables.auroc_display(per_model))
 
 # %%
 figures.auroc_dots(per_model);
@@ -79,10 +79,10 @@ figures.auroc_dots(per_model);
 
 # %%
 per_dataset = analysis.model_metrics(cells, by_dataset=True)
-tables.auroc_grid_display(per_dataset, "msp")
+tables.formatted(tables.auroc_grid_display(per_dataset, "msp"))
 
 # %%
-tables.auroc_grid_display(per_dataset, "max_logit")
+tables.formatted(tables.auroc_grid_display(per_dataset, "max_logit"))
 
 # %% tags=["hide-input"]
 facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
@@ -102,7 +102,7 @@ facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
 # ({glue:text}`not_above_chance`), while {glue:text}`n_mean_above` have a mean above 50%. The mean MSP AUROC runs from
 # {glue:text}`auroc_min:.1f`% ({glue:text}`auroc_min_model`) to {glue:text}`auroc_max:.1f`%
 # ({glue:text}`auroc_max_model`); how this spread relates to the models' accuracy is the subject of
-# the next chapter.
+# [the next chapter](correlations.ipynb).
 #
 # The MSP beats the Max Logit for {glue:text}`n_msp_better` of the {glue:text}`n_logit_models`
 # models that have both. Over all the paper models' cells, the mean AUROC is
@@ -116,7 +116,7 @@ facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
 # an AUROC below 50%; switching to the one-sided test changes whether p < {glue:text}`significance`
 # in {glue:text}`n_sidedness_differs` of the {glue:text}`n_cells` cells.
 #
-# **Our scored models.** {glue:text}`scored`
+# {glue:text}`scored`
 
 # %% [markdown]
 # ## Exercises

@@ -13,7 +13,8 @@
 # %% [markdown]
 # # Accuracy, AUROC and calibration across models
 #
-# The previous chapters looked at each model on its own. Here the unit is the model: does a model
+# The previous chapters ([calibration](calibration.ipynb), [correctness](correctness.ipynb)) looked
+# at each model on its own. Here the unit is the model: does a model
 # that answers more questions correctly also have a confidence that better separates its right
 # answers from its wrong ones? And is it better calibrated? The paper's third claim is that the
 # first relation is strong while the second is absent. Each model contributes one point: its
@@ -83,7 +84,7 @@ figures.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accur
 #
 # The calibration error here is the one the paper uses for this comparison, which is not its
 # calibration table's value: ten bins of width 0.1, every bin weighted equally, computed per cell
-# and averaged over the model's cells (the calibration chapter shows both). Between accuracy and
+# and averaged over the model's cells ([the calibration chapter](calibration.ipynb) shows both). Between accuracy and
 # this error there is {glue:text}`accuracy_calibration_error_uniform_cells_words`
 # ({glue:text}`accuracy_calibration_error_uniform_cells_stats`).
 

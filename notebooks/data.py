@@ -32,7 +32,7 @@ from helpers.data.parameters import check_parameters
 from helpers.data.published import copy_differences
 from helpers.data.published import published_dir as results_folder
 from helpers.data.scores import load_scored
-from helpers.data.vocabulary import PHRASINGS, display_name, model_table
+from helpers.data.vocabulary import PHRASINGS, model_table
 from helpers.report import facts, figures, tables
 from helpers.scoring.prompts import build_prompt
 
@@ -56,7 +56,7 @@ facts.glue_facts(facts.data_facts(answers, cells, splits, copy_differences(resul
 # total, not its active, size).
 
 # %%
-model_table()
+tables.formatted(model_table().drop(columns="name"), headers={"access": "weights"})
 
 # %% [markdown]
 # ## The datasets and the questions
@@ -68,12 +68,13 @@ model_table()
 # paper's models saw the same {glue:text}`n_questions:,` questions of these datasets, once per
 # phrasing.
 #
-# Models we scored ourselves (in the last chapter) answer the first questions of the same
+# Models we scored ourselves (in [the last chapter](own_model.ipynb)) answer the first questions of the same
 # shuffled order. A position holds the paper's question only where that order is reproduced from
 # the split the paper used. {glue:text}`alignment`
 
 # %%
-tables.dataset_table(coverage.question_counts(answers[answers["source"] == "published"]))
+tables.formatted(tables.dataset_table(coverage.question_counts(answers[answers["source"] == "published"]))
+                 .drop(columns="name"))
 
 # %% [markdown]
 # ## Phrasings of the same request
@@ -115,7 +116,7 @@ for phrasing in PHRASINGS:
 # Answers per model and dataset, both phrasings together:
 
 # %%
-coverage.answer_counts(cells).rename(index=display_name)
+tables.formatted(coverage.answer_counts(cells).rename_axis("model"))
 
 # %% [markdown]
 # In all, {glue:text}`n_answers:,` answers from {glue:text}`n_models` models.
@@ -131,7 +132,7 @@ accuracy = coverage.accuracy_grid(cells)
 figures.grid_heatmap(accuracy, "accuracy (%)");
 
 # %%
-accuracy.rename(index=display_name).round(1)
+tables.formatted(accuracy.rename_axis("model"), decimals=1)
 
 # %% [markdown]
 # Accuracy ranges from {glue:text}`accuracy_min:.1f`% ({glue:text}`accuracy_min_model`) to
@@ -144,7 +145,7 @@ accuracy.rename(index=display_name).round(1)
 # lowers a model's accuracy by at most this share.
 
 # %%
-coverage.unparseable_pct(cells).rename(index=display_name).round(2)
+tables.formatted(coverage.unparseable_pct(cells).rename_axis("model"), decimals=2)
 
 # %% [markdown]
 # Over all answers, {glue:text}`unparseable_overall:.2f`% are unparseable; no model exceeds
@@ -153,7 +154,7 @@ coverage.unparseable_pct(cells).rename(index=display_name).round(2)
 # ## What the MSPs look like
 #
 # The distribution of the MSP per model. Answers piled up near 1 are a first hint that these
-# probabilities may be overconfident, the subject of the next chapter.
+# probabilities may be overconfident, the subject of [the next chapters](reproduction.ipynb).
 
 # %%
 figures.msp_histograms(answers);

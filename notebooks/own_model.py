@@ -72,7 +72,7 @@ facts.glue_facts(facts.own_model_facts(name, per_model, cells, table, coverage_t
 #
 # {glue:text}`how_it_did`
 #
-# A model is *above chance* by the rule of the chapter on correctness: a mean AUROC above 50% and a
+# A model is *above chance* by the rule of [the chapter on correctness](correctness.ipynb): a mean AUROC above 50% and a
 # majority of its cells significantly so. A scored model's cells hold far fewer answers than the
 # paper's, so its values are noisier. {glue:text}`alignment`
 
@@ -80,7 +80,7 @@ facts.glue_facts(facts.own_model_facts(name, per_model, cells, table, coverage_t
 summary = per_model.set_index("model")[["accuracy", "auroc_msp", "auroc_max_logit", "calibration_error_paper"]]
 this_run = words.model_label(name, "this run")
 summary = summary.rename(index=lambda m: words.model_label(m, "this run" if m == name else ""))
-tables.bold_rows(summary, [this_run]).format("{:.2f}")
+tables.bold_rows(summary.rename_axis("model"), [this_run])
 
 # %% [markdown]
 # ## Correctness prediction
@@ -112,11 +112,11 @@ figures.scatter_with_fit(per_model, "accuracy", "auroc_msp", "accuracy (%)", "MS
 # ## Abstention
 #
 # Answer only when the MSP reaches a threshold learnt from {glue:text}`k` labelled answers per
-# dataset, as in the chapter on abstention; Base is the score of always answering. Scores in points
+# dataset, as in [the chapter on abstention](abstention.ipynb); Base is the score of always answering. Scores in points
 # per 100 questions.
 
 # %%
-tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, k))
+tables.formatted(tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, k)), decimals=1)
 
 # %% [markdown]
 # {glue:text}`abstention` Abstaining on every question scores 0, so a model whose Base is below 0

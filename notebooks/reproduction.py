@@ -59,7 +59,7 @@ facts.glue_facts(facts.reproduction_facts(comparison, shortcuts))
 # abstentions print a literal 0 for Base, which never abstains.
 
 # %%
-tables.reproduction_display(reproduction.match_totals(comparison))
+tables.formatted(tables.reproduction_display(reproduction.match_totals(comparison)))
 
 # %% [markdown]
 # Each printed number against our unrounded value, by kind of table (green: the same digits;
@@ -74,13 +74,13 @@ figures.printed_against_ours(comparison);
 # those cells a Mann-Whitney test gives p < 10⁻⁴.
 
 # %%
-tables.side_by_side(comparison, "auroc_table_plus_fig")
+tables.formatted(tables.side_by_side(comparison, "auroc_table_plus_fig"))
 
 # %% [markdown]
 # Numbers whose digits differ, with the reason (none when the table is empty):
 
 # %%
-tables.mismatch_display(reproduction.mismatches(comparison))
+tables.formatted(tables.mismatch_display(reproduction.mismatches(comparison)), decimals={"ours, unrounded": 4})
 
 # %% [markdown]
 # ## Two details that move a digit
@@ -94,7 +94,7 @@ tables.mismatch_display(reproduction.mismatches(comparison))
 # {glue:text}`n_shortcut_mismatched` printed numbers change: {glue:text}`shortcut_examples`.
 
 # %%
-tables.mismatch_display(reproduction.mismatches(shortcuts))
+tables.formatted(tables.mismatch_display(reproduction.mismatches(shortcuts)), decimals={"ours, unrounded": 4})
 
 # %% [markdown]
 # ## Exercises

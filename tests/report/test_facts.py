@@ -50,7 +50,7 @@ def test_correctness_facts_by_hand():
     assert (f.n_msp_cells, f.n_logit_cells, f.mean_msp, f.mean_max_logit) == (4, 1, pytest.approx(54.75), 60.0)
     assert math.isnan(f.t_p)  # one Max Logit cell: no test
     assert f.scored == (
-        "Tiny, one of ours (10 of 20 answers, on arc only), has a mean MSP AUROC of 99.0%, with 2 of its 2 MSP "
+        "Tiny, one of ours, has a mean MSP AUROC of 99.0%, with 2 of its 2 MSP "
         "cells significantly above chance, so by the rule above its MSP is distinguishable from chance; 3 of "
         "the 3 paper models have a lower mean. Its mean Max Logit AUROC is 10.0%.")
 
@@ -92,7 +92,7 @@ def test_calibration_facts_by_hand():
     assert (f.changed_model, f.changed_paper, f.changed_ece) == ("SOLAR 10.7B", 0.20, 0.10)
     assert f.rank_rho == pytest.approx(1.0)
     assert f.scored == (
-        "Tiny, one of ours (10 of 20 answers, on arc only), has a conventional ECE of 0.90 (0.90 with the "
+        "Tiny, one of ours, has a conventional ECE of 0.90 (0.90 with the "
         "paper's recipe) and is miscalibrated; 0 of the 3 paper models are worse calibrated by this measure. "
         "Its mean MSP is 95.0% against an accuracy of 5.0%.")
     lenient = facts.calibration_facts(CALIBRATION, TINY_COVERAGE, tolerance=0.95)
@@ -125,10 +125,10 @@ def test_correlation_facts_by_hand():
     # mine: accuracy 55 -> the line predicts 67.5; it has 60: 7.5 points below
     r_with = np.corrcoef([40, 50, 60, 70, 80, 55], [60, 65, 70, 75, 80, 60])[0, 1]
     assert f.scored_auroc_msp == (
-        "mine, one of ours (5 of 10 answers, on arc only), has an accuracy of 55.0% and a mean AUROC of 60.0% "
+        "mine, one of ours, has an accuracy of 55.0% and a mean AUROC of 60.0% "
         "with the MSP: 7.5 points below the paper models' line, which predicts 67.5% at its accuracy. Counted "
         f"with them, it would move r from 1.00 to {r_with:.2f}.")
-    assert f.scored_auroc_max_logit.startswith("mine, one of ours (5 of 10 answers, on arc only), has an accuracy of "
+    assert f.scored_auroc_max_logit.startswith("mine, one of ours, has an accuracy of "
                                                "55.0% and a mean AUROC of 70.0% with the Max Logit: ")
     assert " above the paper models' line" in f.scored_auroc_max_logit
     assert facts.correlation_facts(PER_MODEL.iloc[:5]).scored_auroc_msp == ""
@@ -157,6 +157,7 @@ def test_abstention_facts_by_hand():
     table = abstention.abstention_table(as_paper(synthetic()), ks=(4,))
     f = facts.abstention_facts(table, 4)
     assert (f.k, f.paper_k, f.base_threshold) == (4, 20, -0.0001)
+    assert f.k_note == "The main tables here use k = 4; the paper's use k = 20."
     assert (f.penalty_balanced, f.penalty_conservative) == (1, 2)
     assert (f.n_models_balanced, f.n_gain_balanced, f.n_equal_balanced, f.n_loss_balanced) == (2, 0, 2, 0)
     assert (f.n_models_conservative, f.n_gain_conservative, f.n_equal_conservative) == (2, 1, 1)
@@ -179,7 +180,7 @@ def test_abstention_facts_say_when_a_run_averages_over_fewer_datasets_than_answe
     f = facts.abstention_facts(table, 4, variants=[4], coverage_table=scored.coverage(answers))
     n = abstention.scored_abstention(table, 4).iloc[0]
     assert f.scored == (
-        f"N, one of ours (24 of 40 answers, on all 2 datasets; its overall scores average over ARC-Challenge "
+        f"N, one of ours (its overall scores average over ARC-Challenge "
         f"only), scores {n['base_1']:.1f} by always answering and {n['score_1']:.1f} with its MSP threshold under "
         f"the balanced rule (abstaining on {n['pct_1']:.1f}% of the questions), and {n['base_2']:.1f} against "
         f"{n['score_2']:.1f} under the conservative rule.")
@@ -271,7 +272,7 @@ def test_correctness_facts_on_the_real_data(paper, joined):
     # with a scored model: the same verdict, and a sentence about it
     with_tiny = facts.correctness_facts(joined.models, joined.cells, joined.coverage)
     assert dataclasses.replace(with_tiny, scored=f.scored) == f
-    assert with_tiny.scored.startswith(f"{TINY}, one of ours (6,380 of 42,814 answers, on arc and mmlu only), "
+    assert with_tiny.scored.startswith(f"{TINY}, one of ours, "
                                        "has a mean MSP AUROC of ")
     assert "with 2 of its 4 MSP cells significantly above chance" in with_tiny.scored
     assert "its MSP is not distinguishable from chance" in with_tiny.scored
@@ -287,7 +288,7 @@ def test_calibration_facts_on_the_real_data(paper, joined):
     assert f.scored == facts.NO_SCORED
     with_tiny = facts.calibration_facts(joined.calibration, joined.coverage)
     assert dataclasses.replace(with_tiny, scored=f.scored) == f
-    assert with_tiny.scored.startswith(f"{TINY}, one of ours (6,380 of 42,814 answers, on arc and mmlu only), "
+    assert with_tiny.scored.startswith(f"{TINY}, one of ours, "
                                        "has a conventional ECE of ")
     assert "of the 14 paper models are worse calibrated" in with_tiny.scored
 
@@ -303,8 +304,7 @@ def test_correlation_facts_on_the_real_data(paper, joined):
     assert (f.scored_auroc_msp, f.scored_auroc_max_logit) == ("", "")
     with_tiny = facts.correlation_facts(joined.models, joined.coverage)
     assert dataclasses.replace(with_tiny, scored_auroc_msp="", scored_auroc_max_logit="") == f
-    assert with_tiny.scored_auroc_msp.startswith(f"{TINY}, one of ours (6,380 of 42,814 answers, on arc and mmlu "
-                                                 "only), has an accuracy of ")
+    assert with_tiny.scored_auroc_msp.startswith(f"{TINY}, one of ours, has an accuracy of ")
     assert "it would move r from 0.83 to " in with_tiny.scored_auroc_msp
 
 
@@ -323,7 +323,7 @@ def test_abstention_facts_on_the_real_data(paper, joined):
     assert f.scored == facts.NO_SCORED
     with_tiny = facts.abstention_facts(joined.abstention, 20, (10, "half"), joined.coverage)
     assert dataclasses.replace(with_tiny, scored=f.scored) == f
-    assert with_tiny.scored.startswith(f"{TINY}, one of ours (6,380 of 42,814 answers, on arc and mmlu only), "
+    assert with_tiny.scored.startswith(f"{TINY}, one of ours, "
                                        "scores ")  # its run averages over both datasets it answered
 
 

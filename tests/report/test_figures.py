@@ -49,12 +49,26 @@ def test_scored_models_are_marked():
     assert figures.model_colors(["Yi-6b"])["Yi-6b"] == colors["Yi-6b"]
 
 
-def test_reliability_diagram_has_a_line_per_model_and_the_diagonal(answers):
+def test_families_share_a_hue_and_larger_models_are_darker():
+    import seaborn as sns
+
+    colors = figures.model_colors(["Llama-7b", "Llama-13b", "Llama-70b", "Yi-6b"])
+    blues = sns.color_palette("Blues", 5)[2:]
+    assert [colors[m] for m in ("Llama-7b", "Llama-13b", "Llama-70b")] == blues
+    assert sum(colors["Llama-70b"]) < sum(colors["Llama-7b"])  # darker
+    assert colors["Yi-6b"] == sns.color_palette("Greens", 4)[2]
+
+
+def test_reliability_diagram_has_a_panel_per_model_with_the_diagonal(answers):
     fig = figures.reliability_diagram(cells.reliability_table(answers))
     assert isinstance(fig, Figure)
-    labels = [line.get_label() for line in fig.axes[0].get_lines()]
-    assert labels == ["perfect calibration", "Falcon 7B", "Mistral 7B", "Yi 6B", "GPT4 Turbo", "my-model"]
-    assert fig.axes[0].get_lines()[5].get_marker() == figures.SCORED_MARKER
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["Falcon 7B", "Mistral 7B", "Yi 6B", "GPT4 Turbo", "my-model"]
+    for ax in panels:
+        diagonal, line = ax.get_lines()
+        assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    assert panels[-1].get_lines()[1].get_marker() == figures.SCORED_MARKER
+    assert panels[0].get_lines()[1].get_marker() == figures.PAPER_MARKER
 
 
 def test_msp_ecdfs_one_panel_per_model(answers):
@@ -131,6 +145,18 @@ def test_score_curves_figure_has_a_panel_per_split_and_penalty_and_a_dot_per_mod
     assert all(len(ax.get_lines()) == 2 and len(ax.collections) == 2 for ax in axes)  # models A and Z
     one = figures.score_curves(abstention.abstention_curves(synthetic, "msp", k=4))  # no penalty column
     assert [ax.get_title() for ax in one.get_axes()] == ["train, balanced score", "test, balanced score"]
+
+
+def test_gain_heatmaps_show_score_minus_base_per_model_and_dataset(synthetic):
+    table = abstention.abstention_table(synthetic, ks=(4,))
+    fig = figures.gain_heatmaps(table, by="scope", k=4)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["balanced score", "conservative score"]
+    rows = table[(table["signal"] == "msp") & (table["k"].astype(str) == "4") & (table["scope"] != "overall")]
+    assert len(rows)
+    first = rows[rows["penalty"] == rows["penalty"].min()].iloc[0]
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert f"{first['score'] - first['base_score']:.1f}" in texts
+    assert len(fig.axes[0].texts) == rows[rows["penalty"] == rows["penalty"].min()].shape[0]
 
 
 def test_gain_figure_works_with_one_signal(synthetic):

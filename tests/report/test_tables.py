@@ -53,8 +53,30 @@ def test_bold_rows_marks_only_the_given_rows():
     html = tables.bold_rows(table, ["mine (ours; this run)"]).set_uuid("t").to_html()
     css = re.search(r"<style[^>]*>(.*?)</style>", html, re.S).group(1)
     rules = {selector.strip(): body.strip() for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)}
-    assert rules == {"#T_t_row1_col0, #T_t_row1_col1": "font-weight: bold;"}
+    assert rules["#T_t_row1_col0, #T_t_row1_col1"] == "font-weight: bold;"
+    assert [s for s, body in rules.items() if "bold" in body] == ["#T_t_row1_col0, #T_t_row1_col1"]
     assert "font-weight" not in tables.bold_rows(table, []).to_html()
+    assert ">1.00<" in html and ">4.00<" in html  # through tables.formatted, 2 decimals
+
+
+def test_formatted_tables_read_as_the_book_shows_them():
+    table = pd.DataFrame({"model": ["Llama-7b", "mine"], "dataset": ["arc", "mmlu"], "pearson_r": [0.8312, float("nan")],
+                          "pearson_p": [0.000123, 0.5], "rank": [14.0, 2.0], "n": [14, 3]})
+    shown = tables.formatted(table, decimals={"pearson_r": 3})
+    html = shown.to_html()
+    assert shown.data.columns.tolist() == ["model", "dataset", "Pearson r", "p (Pearson)", "rank", "n"]
+    assert shown.data["model"].tolist() == ["Llama 2 7B", "mine (ours)"]
+    assert shown.data["dataset"].tolist() == ["ARC-Challenge", "MMLU"]
+    cells = re.findall(r"<td [^>]*>([^<]*)</td>", html)
+    assert cells == ["Llama 2 7B", "ARC-Challenge", "0.831", "0.00012", "14", "14",
+                     "mine (ours)", "MMLU", tables.NOT_APPLICABLE, "0.5", "2", "3"]
+    assert "padding" in html and 'class="row_heading' not in html  # padded cells, no 0..n index
+    labelled = tables.formatted(pd.Series([1.234], index=pd.Index(["gpt-4-turbo"], name="model"), name="accuracy"))
+    assert labelled.data.index.tolist() == ["GPT4 Turbo"] and labelled.data.columns.tolist() == ["accuracy (%)"]
+    assert ">1.2<" in labelled.to_html() and 'class="row_heading' in labelled.to_html()
+    # labels already shown as labels are kept
+    assert tables.formatted(pd.DataFrame({"model": ["GPT4 Turbo", "x (ours)"]})).data["model"].tolist() == \
+        ["GPT4 Turbo", "x (ours)"]
 
 
 def test_dataset_table():
@@ -97,7 +119,7 @@ def test_correlation_display():
                                  "n": [14, 12], "pearson_r": [0.83134, -0.2], "pearson_p": [0.000231, 0.5216],
                                  "spearman_rho": [0.7812, np.nan], "spearman_p": [0.0012345, np.nan]})
     cells = rendered(tables.correlation_display(correlations))
-    assert cells[0] == ["x", "y", "n", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]  # no index
+    assert cells[0] == ["x", "y", "models", "Pearson r", "p (Pearson)", "Spearman ρ", "p (Spearman)"]  # no index
     assert cells[1] == ["accuracy (%)", "MSP AUROC (%)", "14", "0.831", "0.00023", "0.781", "0.0012"]
     assert cells[2][:5] == ["parameters (billions)", "calibration error (equal-width bins, per cell)", "12",
                             "-0.200", "0.52"]

@@ -35,13 +35,13 @@ def _sentences(rows: pd.DataFrame, template: str, none: str = "") -> str:
 
 def _with_names(rows: pd.DataFrame, coverage_table: pd.DataFrame | None) -> pd.DataFrame:
     """Scored rows with ``name`` (display name), ``covers`` (what it answered, in words, given a
-    coverage table; else empty) and ``ours`` ('one of ours (2,000 of 42,814 answers, …)', or 'one of
-    ours' without a coverage table)."""
+    coverage table; else empty) and ``ours`` ('one of ours': what it answered is said once, in the
+    chapter on our own models, not in every chapter's sentence about it)."""
     words_of = ({} if coverage_table is None else
                 {r["model"]: words.covers(r) for r in coverage_table.to_dict("records")})
     covers = rows["model"].map(lambda m: words_of.get(m, ""))
     return rows.assign(name=rows["model"].map(display_name), covers=covers,
-                       ours=["one of ours" + (f" ({c})" if c else "") for c in covers])
+                       ours="one of ours")
 
 
 # ----------------------------------------------------------------------------- the data
@@ -287,6 +287,7 @@ def correlation_facts(models: pd.DataFrame, coverage_table: pd.DataFrame | None 
 class AbstentionFacts:
     k: object
     paper_k: int
+    k_note: str
     base_threshold: float
     penalty_balanced: int
     penalty_conservative: int
@@ -346,7 +347,9 @@ def abstention_facts(table: pd.DataFrame, k: abstention.K = 20, variants: Sequen
     (``abstention.abstention_numbers``), named by the rule (balanced, conservative), the verdict in
     words, the verdicts of up to two other k (``variants``), and a sentence per scored model."""
     numbers = abstention.abstention_numbers(table, k, signal)
-    values: dict[str, object] = {"k": k, "paper_k": KS[0], "base_threshold": BASE_THRESHOLD}
+    values: dict[str, object] = {"k": k, "paper_k": KS[0], "base_threshold": BASE_THRESHOLD,
+                                 "k_note": f"The main tables here use k = {k}, as the paper's do." if str(k) == str(KS[0])
+                                 else f"The main tables here use k = {k}; the paper's use k = {KS[0]}."}
     for penalty, name in PENALTY_NAMES.items():
         values[f"penalty_{name}"] = penalty
         for field in ("n_models", "n_gain", "n_equal", "n_loss", "mean_gain", "n_both", "msp_higher",
@@ -360,8 +363,7 @@ def abstention_facts(table: pd.DataFrame, k: abstention.K = 20, variants: Sequen
     ours = _with_names(abstention.scored_abstention(table, k, signal, coverage_table), coverage_table)
     averaging = [f"its overall scores average over {words.dataset_names(d)} only" if partial else ""
                  for d, partial in zip(ours["datasets"], ours["partial_average"])]
-    ours = ours.assign(ours=["one of ours" + (f" ({'; '.join(n for n in (c, a) if n)})" if c or a else "")
-                             for c, a in zip(ours["covers"], averaging)])
+    ours = ours.assign(ours=["one of ours" + (f" ({a})" if a else "") for a in averaging])
     return AbstentionFacts(
         **values, best_model=display_name(numbers["best_model"]),
         larger_gain_rule=words.penalty_name(numbers["larger_gain_penalty"]),

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from helpers.analysis.abstention import run_rows
 from helpers.analysis.cells import split_scored
 from helpers.analysis.correlations import linear_fit
-from helpers.data.vocabulary import PAPER_MODELS, SIGNAL_NAMES, display_name, is_scored, model_order
+from helpers.data.vocabulary import (DATASETS, PAPER_MODELS, SIGNAL_NAMES, dataset_name, display_name, is_scored,
+                                     model_order, model_table)
 from helpers.report.words import penalty_name
 
 SCORED_COLOR = "black"
@@ -27,40 +28,88 @@ PAPER_MARKER = "o"
 OUTCOME_COLORS = {"correct": "#2a9d8f", "wrong": "#e76f51"}
 
 
+#: the widest a figure is drawn (inches): the book's text column, so that it is shown at its size
+COLUMN_WIDTH = 7.0
+
+
 def use_house_style() -> None:
-    """Set the book's seaborn theme (applied on import; call again after changing rcParams)."""
-    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind",
-                  rc={"figure.dpi": 100, "savefig.bbox": "tight", "axes.titlesize": "medium",
-                      "legend.fontsize": "small", "legend.title_fontsize": "small"})
+    """Set the book's seaborn theme (applied on import; call again after changing rcParams): fonts
+    sized for figures at most :data:`COLUMN_WIDTH` wide, shown as SVG in notebooks (sharp at any
+    width, on a phone too)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=1.05,
+                  rc={"figure.dpi": 100, "savefig.dpi": 200, "savefig.bbox": "tight",
+                      "axes.titlesize": "medium", "legend.fontsize": "small", "legend.title_fontsize": "small",
+                      "svg.fonttype": "path"})
+    try:
+        from IPython import get_ipython
+    except ImportError:  # no notebook here: nothing to configure
+        return
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("svg")
 
 
 use_house_style()
 
+#: family -> the seaborn palette its models take shades of (smallest model lightest)
+FAMILY_PALETTES = {"Falcon": "Greys", "Llama 2": "Blues", "Llama 3": "Purples", "Mistral": "Oranges",
+                   "SOLAR": "YlOrBr", "Yi": "Greens", "GPT": "Reds"}
+
 
 def model_colors(models: Sequence[str]) -> dict[str, object]:
-    """A colour per model: a fixed colour per paper model (stable across figures), black for ours."""
-    palette = sns.color_palette("tab20", len(PAPER_MODELS))
-    fixed = dict(zip(PAPER_MODELS, palette))
+    """A colour per model, the same in every figure: the paper's models in shades of one hue per
+    family (:data:`FAMILY_PALETTES`, darker for larger models), black for ours.
+
+    >>> colors = model_colors(["Llama-7b", "Llama-70b", "mine"])
+    >>> colors["mine"], colors["Llama-7b"] != colors["Llama-70b"]
+    ('black', True)
+    """
+    table = model_table()
+    fixed = {}
+    for family, part in table.groupby("family", sort=False):
+        shades = sns.color_palette(FAMILY_PALETTES.get(family, "Greys"), len(part) + 2)[2:]
+        fixed |= dict(zip(part.sort_values("params_b", kind="stable")["model"], shades))
     return {m: fixed.get(m, SCORED_COLOR) for m in models}
 
 
-def reliability_diagram(reliability: pd.DataFrame, title: str | None = None) -> Figure:
-    """Fraction correct against mean MSP per bin, one line per model, with the diagonal of perfect
-    calibration (``reliability`` from ``cells.reliability_table``)."""
-    fig, ax = plt.subplots(figsize=(7, 6))
+def _label_points(ax, xs, ys, labels, bold=()) -> None:
+    """Label scatter points without overlaps (adjustText moves the labels, with a line to their point)."""
+    from adjustText import adjust_text
+
+    texts = [ax.text(x, y, label, fontsize="small", fontweight="bold" if label in bold else "normal")
+             for x, y, label in zip(xs, ys, labels)]
+    adjust_text(texts, x=list(xs), y=list(ys), ax=ax, expand=(1.3, 1.6),
+                arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.6})
+
+
+def reliability_diagram(reliability: pd.DataFrame, title: str | None = None, ncols: int = 4) -> Figure:
+    """Fraction correct against mean MSP per bin, a panel per model (small multiples, so that the
+    confident models piled up near 1 stay apart), each with the diagonal of perfect calibration
+    (``reliability`` from ``cells.reliability_table``)."""
     models = model_order(reliability["model"].unique())
     colors = model_colors(models)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
-    for model in models:
+    ncols = min(ncols, len(models))
+    nrows = -(-len(models) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 1.9 * nrows + 0.6), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, model in zip(axes.flat, models):
         part = reliability[reliability["model"] == model].sort_values("mean_conf")
         scored = is_scored(model)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
         ax.plot(part["mean_conf"], part["frac_correct"], color=colors[model],
-                marker=SCORED_MARKER if scored else PAPER_MARKER, markersize=9 if scored else 4,
-                linewidth=2.5 if scored else 1.3, label=display_name(model))
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean MSP in bin", ylabel="fraction of answers correct",
-           title=title)
-    ax.set_aspect("equal")
-    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+                marker=SCORED_MARKER if scored else PAPER_MARKER, markersize=7 if scored else 3.5,
+                linewidth=2 if scored else 1.5)
+        ax.set_title(display_name(model), fontsize="small", fontweight="bold" if scored else "normal")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xticks=[0, 0.5, 1], yticks=[0, 0.5, 1])
+        ax.tick_params(labelsize="small")
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    fig.supxlabel("mean MSP in bin (dashed: perfect calibration)", fontsize="medium")
+    fig.supylabel("fraction correct", fontsize="medium")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 
@@ -77,7 +126,7 @@ def _model_panels(models: Sequence[str], ncols: int, height: float, xlabel: str,
     on the lowest panel of each column, y labels on the first column."""
     ncols = min(ncols, len(models))
     nrows = int(np.ceil(len(models) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, height * nrows), sharey=True,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, height * nrows * COLUMN_WIDTH / (3.2 * ncols) + 0.6), sharey=True,
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i >= len(models):
@@ -122,15 +171,16 @@ def scatter_with_fit(models: pd.DataFrame, x: str, y: str, xlabel: str | None = 
     lacking x or y are left out.
     """
     data = models[["model", x, y]].dropna()
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH * 0.9, 5.0))
     colors = model_colors(data["model"])
     for _, row in data.iterrows():
         scored = is_scored(row["model"])
-        ax.scatter(row[x], row[y], color=colors[row["model"]], s=140 if scored else 45,
+        ax.scatter(row[x], row[y], color=colors[row["model"]], s=160 if scored else 55,
                    marker=SCORED_MARKER if scored else PAPER_MARKER, zorder=3,
-                   edgecolor="white", linewidth=0.5)
-        ax.annotate(display_name(row["model"]), (row[x], row[y]), textcoords="offset points",
-                    xytext=(4, 4), fontsize="x-small", fontweight="bold" if scored else "normal")
+                   edgecolor="black" if not scored else "white", linewidth=0.4)
+    names = [display_name(m) for m in data["model"]]
+    _label_points(ax, data[x].to_numpy(), data[y].to_numpy(), names,
+                  bold={display_name(m) for m in data["model"] if is_scored(m)})
     fit = linear_fit(data, x, y)
     if fit is not None:
         paper = split_scored(data)[0]
@@ -148,7 +198,7 @@ def auroc_dots(model_metrics: pd.DataFrame) -> Figure:
     """Mean AUROC per model for MSP and Max Logit (``cells.model_metrics``), with the 50% chance line."""
     order = model_order(model_metrics["model"])
     data = model_metrics.set_index("model").reindex(order)
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 0.35 * len(order) + 1.2))
     rows = np.arange(len(order))
     for (column, name, marker), shift in zip((("auroc_msp", "MSP", "o"), ("auroc_max_logit", "Max Logit", "D")),
                                              (-0.15, 0.15)):
@@ -169,7 +219,7 @@ def auroc_dots(model_metrics: pd.DataFrame) -> Figure:
 
 def grid_heatmap(grid: pd.DataFrame, label: str, fmt: str = ".1f", cmap: str = "viridis") -> Figure:
     """A model × dataset grid (e.g. accuracy in percent) as an annotated heat-map."""
-    fig, ax = plt.subplots(figsize=(1.3 * grid.shape[1] + 2.5, 0.42 * grid.shape[0] + 1.2))
+    fig, ax = plt.subplots(figsize=(min(COLUMN_WIDTH, 1.1 * grid.shape[1] + 2.8), 0.42 * grid.shape[0] + 1.2))
     shown = grid.rename(index=display_name)
     sns.heatmap(shown, annot=True, fmt=fmt, cmap=cmap, cbar_kws={"label": label}, ax=ax, linewidths=0.5)
     ax.set_xlabel("")
@@ -177,18 +227,19 @@ def grid_heatmap(grid: pd.DataFrame, label: str, fmt: str = ".1f", cmap: str = "
     return fig
 
 
-def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 5) -> Figure:
+def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 4) -> Figure:
     """Per model, the histogram of its MSPs (share of answers per bin on [0, 1], last bin closed)."""
     models = model_order(answers["model"].astype(str).unique())
     nrows = -(-len(models) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.0 * nrows), sharex=True, sharey=True,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 1.7 * nrows + 0.6), sharex=True, sharey=True,
                              squeeze=False)
     edges = np.linspace(0, 1, bins + 1)
     colors = model_colors(models)
     for ax, model in zip(axes.flat, models):
         msp = answers.loc[answers["model"] == model, "msp"].to_numpy(dtype=float)
         ax.hist(msp, bins=edges, weights=np.full(len(msp), 1 / max(len(msp), 1)), color=colors[model])
-        ax.set_title(display_name(model))
+        ax.set_title(display_name(model), fontsize="small")
+        ax.tick_params(labelsize="small")
     for ax in axes.flat[len(models):]:
         ax.set_visible(False)
     fig.supxlabel("maximum softmax probability (MSP)")
@@ -208,7 +259,7 @@ def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> 
     splits = [s for s in ("train", "test") if s in set(curves["split"])]
     models = model_order(curves["model"].unique())
     colors = model_colors(models)
-    fig, axes = plt.subplots(len(penalties), len(splits), figsize=(5.2 * len(splits), 3.6 * len(penalties)),
+    fig, axes = plt.subplots(len(penalties), len(splits), figsize=(COLUMN_WIDTH, 2.9 * len(penalties) + 0.8),
                              sharex=True, squeeze=False)
     for row, penalty in enumerate(penalties):
         for col, split in enumerate(splits):
@@ -222,12 +273,14 @@ def score_curves(curves: pd.DataFrame, xlabel: str = "threshold on the MSP") -> 
                 chosen = line[line["chosen"]]
                 ax.scatter(chosen["threshold"], chosen["score"], color=colors[model], edgecolor="black",
                            marker=SCORED_MARKER if scored else PAPER_MARKER, s=110 if scored else 35, zorder=3)
-            ax.set_title(f"{split}, {penalty_name(penalty)} score")
+            ax.set_title(f"{split}, {penalty_name(penalty)} score", fontsize="small")
             ax.set_ylabel("score" if col == 0 else "")
             if row == len(penalties) - 1:
                 ax.set_xlabel(xlabel)
-    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False,
+               fontsize="small")
     return fig
 
 
@@ -242,7 +295,8 @@ def abstention_gains(table: pd.DataFrame, k=20, scope: str = "overall") -> Figur
     grid = sns.catplot(data=data, y="label", x="gain", hue="signal", col="setting", kind="point",
                        order=order, hue_order=signals, linestyle="none",
                        dodge=0.3 if len(signals) > 1 else False, markers=["o", "D"][:len(signals)],
-                       sharex=False, height=0.3 * len(order) + 1.5, aspect=1.1)
+                       sharex=False, height=0.3 * len(order) + 1.5,
+                       aspect=COLUMN_WIDTH / 2 / (0.3 * len(order) + 1.5))
     for ax in grid.axes.flat:
         ax.axvline(0, color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel("score − Base (points)")
@@ -250,6 +304,36 @@ def abstention_gains(table: pd.DataFrame, k=20, scope: str = "overall") -> Figur
     grid.set_titles("{col_name} score")
     sns.move_legend(grid, "upper center", bbox_to_anchor=(0.45, 0.0), ncol=2, title=None, frameon=False)
     return grid.figure
+
+
+def gain_heatmaps(table: pd.DataFrame, by: str = "scope", k=20, signal: str = "msp") -> Figure:
+    """Score minus Base (points) with learnt ``signal`` thresholds, a heat-map per penalty: a row per
+    model and a column per dataset (``by="scope"``: each dataset its own run, training size ``k``)
+    or per training size (``by="k"``: over all datasets) of ``abstention.abstention_table``."""
+    rows = table[table["signal"] == signal]
+    rows = rows[(rows["k"].astype(str) == str(k)) & (rows["scope"] != "overall")] if by == "scope" \
+        else rows[rows["scope"] == "overall"]
+    rows = rows.assign(gain=rows["score"] - rows["base_score"], column=rows[by].astype(str))
+    columns = [d for d in DATASETS if d in set(rows["column"])] if by == "scope" else \
+        list(dict.fromkeys(rows["column"]))
+    penalties = sorted(rows["penalty"].unique())
+    models = model_order(rows["model"].unique())
+    fig, axes = plt.subplots(1, len(penalties), figsize=(COLUMN_WIDTH, 0.34 * len(models) + 1.6), sharey=True,
+                             squeeze=False)
+    limit = max(float(rows["gain"].abs().max()), 1e-9)
+    for ax, penalty in zip(axes[0], penalties):
+        grid = rows[rows["penalty"] == penalty].pivot_table(index="model", columns="column", values="gain",
+                                                            aggfunc="first").reindex(index=models, columns=columns)
+        grid = grid.rename(index=display_name, columns=dataset_name if by == "scope" else (lambda c: f"k = {c}"))
+        sns.heatmap(grid, annot=True, fmt=".1f", cmap="RdBu", vmin=-limit, vmax=limit, center=0, cbar=False,
+                    ax=ax, linewidths=0.5, annot_kws={"fontsize": "x-small"})
+        ax.set_title(f"{penalty_name(penalty)} score", fontsize="small")
+        ax.set(xlabel="", ylabel="")
+        ax.tick_params(labelsize="small")
+        ax.tick_params(axis="x", rotation=35)
+    fig.suptitle(f"{SIGNAL_NAMES[signal]} threshold: score − Base (points; blue: gain, red: loss)", fontsize="small")
+    fig.tight_layout()
+    return fig
 
 
 # --- the reproduction chapter -----------------------------------------------------------------
@@ -266,8 +350,12 @@ def printed_against_ours(comparison) -> Figure:
     rows = comparison[comparison["compared"] & (comparison["printed"] != "--")
                       & ~comparison["printed"].str.contains("/", regex=False)]
     kinds = [k for k in PRINTED_KINDS if k in set(rows["kind"])]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(2.6 * len(kinds), 2.9), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
+    ncols = min(3, len(kinds))
+    nrows = -(-len(kinds) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, 2.6 * nrows + 0.4), squeeze=False)
+    for ax in axes.flat[len(kinds):]:
+        ax.set_visible(False)
+    for ax, kind in zip(axes.flat, kinds):
         part = rows[rows["kind"] == kind]
         printed, ours = part["printed"].astype(float), part["ours"].astype(float)
         low, high = min(printed.min(), ours.min()), max(printed.max(), ours.max())
@@ -276,6 +364,7 @@ def printed_against_ours(comparison) -> Figure:
         ax.scatter(ours, printed, s=10, c=colors, alpha=0.8, linewidths=0)
         ax.set_title(f"{PRINTED_KINDS[kind]}\n{len(part)} numbers", fontsize="small")
         ax.set_xlabel("ours (unrounded)")
-    axes[0][0].set_ylabel("printed in the paper")
+    for row in axes:
+        row[0].set_ylabel("printed in the paper")
     fig.tight_layout()
     return fig

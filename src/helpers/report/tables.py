@@ -14,8 +14,8 @@ import pandas as pd
 from helpers.analysis.abstention import K, covered_datasets, run_rows
 from helpers.analysis.cells import SIGNIFICANCE, cell_table
 from helpers.data.schema import COLUMNS
-from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, SIGNAL_NAMES, SIGNALS, dataset_name,
-                                     dataset_order, model_order)
+from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, PAPER_MODELS, SIGNAL_NAMES, SIGNALS,
+                                     dataset_name, dataset_order, display_name, model_order)
 from helpers.report.words import model_label, penalty_name, power_of_ten
 
 #: how a table shows a value that does not apply or is undefined (e.g. the AUROC of a cell whose
@@ -51,21 +51,30 @@ def _header(key: object, headers: dict) -> object:
     return SIGNAL_NAMES.get(str(key), HEADERS.get(str(key), key))
 
 
+def _model_label(model: object) -> str:
+    """:func:`model_label` of a model key; a name that is already a label is kept."""
+    model = str(model)
+    return model if model in _LABELS or "(ours" in model else model_label(model)
+
+
+_LABELS = {display_name(m) for m in PAPER_MODELS}
+
+
 def _names(values: pd.Index | pd.Series, key: object):
     """Display names of model keys (:func:`model_label`) and dataset keys in a column or index named so."""
     if key == "model":
-        return values.map(lambda m: model_label(str(m)))
+        return values.map(_model_label)
     if key == "dataset":
         return values.map(lambda d: dataset_name(str(d)))
     return values
 
 
-def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int | str] = 1,
+def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int | str] | None = None,
               index: bool | None = None, headers: dict[object, str] | None = None):
     """Any table as a reader sees it, as a pandas Styler: model and dataset keys as display names,
     readable headers (:data:`HEADERS`, overridden by ``headers``), fixed decimals (``decimals`` for
     every float column, or per column key, where a format string such as '{:.2g}' is also accepted;
-    integers, and floats that are all whole numbers such as ranks, without decimals; p-values, columns ending in '_p', with 2 significant digits),
+    otherwise 1, and none for integers and for floats that are all whole numbers, such as ranks; p-values, columns ending in '_p', with 2 significant digits),
     :data:`NOT_APPLICABLE` for missing values, padded cells, and no index unless it means
     something (``index``; by default hidden when it is a plain 0..n-1 range).
 
@@ -103,8 +112,8 @@ def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int 
             continue
         elif str(key).endswith("_p") or key == "p":
             formats[column] = "{:.2g}"
-        elif pd.api.types.is_integer_dtype(values) or (
-                values.notna().any() and values.dropna().eq(values.dropna().round()).all()):
+        elif pd.api.types.is_integer_dtype(values) or (wanted is None and values.notna().any()
+                                                        and values.dropna().eq(values.dropna().round()).all()):
             formats[column] = "{:,.0f}"
         else:
             formats[column] = f"{{:,.{1 if wanted is None else wanted}f}}"
@@ -140,7 +149,7 @@ def bold_rows(table: pd.DataFrame, rows: Sequence[object]):
     """``table`` as a pandas Styler with the rows whose index label is in ``rows`` in bold (e.g. the
     model a chapter is about)."""
     rows = set(rows)
-    return table.style.apply(lambda row: ["font-weight: bold" if row.name in rows else ""] * len(row), axis=1)
+    return formatted(table, decimals=2).apply(lambda row: ["font-weight: bold" if row.name in rows else ""] * len(row), axis=1)
 
 
 def auroc_grid_display(per_dataset: pd.DataFrame, signal: str = "msp") -> pd.DataFrame:
@@ -213,9 +222,9 @@ def calibration_display(calibration: pd.DataFrame):
                                share_msp_one=100 * calibration["share_msp_one"],
                                mean_msp=100 * calibration["mean_msp"],
                                frac_correct=100 * calibration["frac_correct"])
-    shown = shown.set_index("model")[list(CALIBRATION_COLUMNS)].rename(columns=CALIBRATION_COLUMNS)
-    names = list(CALIBRATION_COLUMNS.values())
-    return shown.style.format({c: "{:.2f}" for c in names[:4]} | {c: "{:.1f}" for c in names[4:]})
+    shown = shown.set_index("model")[list(CALIBRATION_COLUMNS)]
+    names = list(CALIBRATION_COLUMNS)
+    return formatted(shown, decimals={c: 2 for c in names[:4]} | {c: 1 for c in names[4:]}, headers=CALIBRATION_COLUMNS)
 
 
 #: readable names of the per-model columns the correlation chapter plots
@@ -228,8 +237,8 @@ def correlation_display(correlations: pd.DataFrame):
     """The correlation table (``correlations.correlation_table``) as shown: readable axis names, r and
     ρ with 3 decimals, p-values with 2 significant digits, no index."""
     shown = correlations.assign(x=correlations["x"].map(AXIS_LABELS), y=correlations["y"].map(AXIS_LABELS))
-    return shown.style.format({"pearson_r": "{:.3f}", "pearson_p": "{:.2g}", "spearman_rho": "{:.3f}",
-                               "spearman_p": "{:.2g}"}).hide(axis="index")
+    return formatted(shown.reset_index(drop=True), decimals={"pearson_r": 3, "spearman_rho": 3},
+                     headers={"n": "models"})
 
 
 def run_summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None,
