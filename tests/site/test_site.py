@@ -178,7 +178,38 @@ def test_solutions_are_folded_until_clicked(visit, page_path, width):
                     .some(el => el.checkVisibility())""", arg=i, timeout=5_000)
         assert content.first.is_visible() or any(content.nth(k).is_visible() for k in range(content.count())), \
             f"{where}: still hidden after a click"
+        outputs = page.locator(f'[data-msp-solution="{i}"] .cell_output')
+        if outputs.count():
+            assert outputs.first.is_visible(), f"{where}: the solution's output is still hidden after a click"
     assert visit.errors == [], f"{page_path} after opening the solutions:\n" + "\n".join(visit.errors)
+
+
+EXERCISES = """() => ({
+  exercises: [...document.querySelectorAll('div.exercise')].map(
+    e => (e.querySelector('.admonition-title') || e).textContent.trim()),
+  solutions: [...document.querySelectorAll('div.solution')].map(s => ({
+    title: (s.querySelector('.admonition-title') || s).textContent.trim(),
+    dropdown: s.classList.contains('dropdown'),
+    code: s.querySelectorAll('.cell_input').length, outputs: s.querySelectorAll('.cell_output').length})),
+  loose: [...document.querySelectorAll('.cell.tag_solution')].filter(c => !c.closest('div.solution')).length,
+  folded_source: document.querySelectorAll('div.solution details.hide-input, div.solution .tag_hide-input').length,
+})"""
+
+
+def test_exercises_are_numbered_and_each_solution_holds_its_code_and_output(visit, page_path):
+    """sphinx-exercise blocks: 'Exercise N' titles, and for each a dropdown titled 'Solution …' with
+    the solution's code and its output inside it; no solution cell outside such a dropdown."""
+    if not page_path.startswith("book/executed/"):
+        return
+    found = visit.page.evaluate(EXERCISES)
+    assert found["exercises"], f"{page_path}: no numbered exercise"
+    assert all(re.match(r"Exercise \d+", t) for t in found["exercises"]), found["exercises"]
+    assert len(found["solutions"]) == len(found["exercises"]), found
+    for solution in found["solutions"]:
+        assert solution["title"].startswith("Solution") and solution["dropdown"], solution
+        assert solution["code"] >= 1 and solution["outputs"] >= 1, f"{page_path}: {solution}"
+    assert found["loose"] == 0, f"{page_path}: solution cells outside a solution dropdown"
+    assert found["folded_source"] == 0, f"{page_path}: a solution's code folded a second time inside it"
 
 
 def test_search_finds_mann_whitney(open_page, site, widths):
