@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Abstention
 #
-# **The claim.** Because the MSP ranks right answers above wrong ones, a model can be told to
+# **The claim** {cite}`plaut2024probabilities`. Because the MSP ranks right answers above wrong ones, a model can be told to
 # answer only when its MSP reaches a threshold and to say nothing otherwise. If wrong answers cost
 # points, this should pay: a threshold learnt from a handful of labelled questions raises the score
 # over always answering, most of all when wrong answers are expensive.

@@ -15,7 +15,7 @@
 #
 # Miscalibrated probabilities can still be useful. If right answers tend to come with a higher MSP
 # than wrong ones, the MSP ranks answers by how likely they are to be right, even when its values
-# cannot be read as frequencies. That is the paper's second claim. Ranking quality is measured by the
+# cannot be read as frequencies. That is the paper's second claim {cite}`plaut2024probabilities`. Ranking quality is measured by the
 # area under the ROC curve (AUROC): the probability that a randomly chosen correct answer gets a
 # higher confidence than a randomly chosen wrong one (ties count half). 50% is chance, 100% a
 # perfect separation. Everything is computed per *cell* — one model, dataset, prompt phrasing and

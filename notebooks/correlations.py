@@ -16,7 +16,7 @@
 # The previous chapters ([calibration](calibration.ipynb), [correctness](correctness.ipynb)) looked
 # at each model on its own. Here the unit is the model: does a model
 # that answers more questions correctly also have a confidence that better separates its right
-# answers from its wrong ones? And is it better calibrated? The paper's third claim is that the
+# answers from its wrong ones? And is it better calibrated? The paper's third claim {cite}`plaut2024probabilities` is that the
 # first relation is strong while the second is absent. Each model contributes one point: its
 # accuracy and AUROC averaged over its cells (every dataset × phrasing), as in the previous
 # chapter. Pearson's r and its two-sided p are computed as in the paper (least-squares fit); the

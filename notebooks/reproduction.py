@@ -14,7 +14,8 @@
 # # Does it reproduce?
 #
 # Before testing the paper's claims, this chapter checks that the numbers behind them come out of
-# the authors' per-question results exactly as printed. The authors' repository holds, next to
+# the authors' per-question results exactly as printed in the
+# [paper](https://arxiv.org/abs/2402.13213) {cite}`plaut2024probabilities`. The authors' repository holds, next to
 # those results, the tables of the paper as their code wrote them (LaTeX files): the AUROC tables,
 # overall and per dataset, the calibration table, the dataset table, and the scores and shares of
 # abstentions of the abstention experiment. Every number in them is read back by a parser and set

@@ -28,15 +28,16 @@ PAPER_MARKER = "o"
 OUTCOME_COLORS = {"correct": "#2a9d8f", "wrong": "#e76f51"}
 
 
-#: the widest a figure is drawn (inches): the book's text column, so that it is shown at its size
-COLUMN_WIDTH = 7.0
+#: the widest a figure is drawn (inches): a little under the book's text column (about 690 px), so
+#: that it is shown at about its size there, and its fonts stay readable when a phone halves it
+COLUMN_WIDTH = 6.2
 
 
 def use_house_style() -> None:
     """Set the book's seaborn theme (applied on import; call again after changing rcParams): fonts
     sized for figures at most :data:`COLUMN_WIDTH` wide, shown as SVG in notebooks (sharp at any
     width, on a phone too)."""
-    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=1.05,
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=1.15,
                   rc={"figure.dpi": 100, "savefig.dpi": 200, "savefig.bbox": "tight",
                       "axes.titlesize": "medium", "legend.fontsize": "small", "legend.title_fontsize": "small",
                       "svg.fonttype": "path"})
@@ -318,7 +319,7 @@ def gain_heatmaps(table: pd.DataFrame, by: str = "scope", k=20, signal: str = "m
         list(dict.fromkeys(rows["column"]))
     penalties = sorted(rows["penalty"].unique())
     models = model_order(rows["model"].unique())
-    fig, axes = plt.subplots(1, len(penalties), figsize=(COLUMN_WIDTH, 0.34 * len(models) + 1.6), sharey=True,
+    fig, axes = plt.subplots(1, len(penalties), figsize=(COLUMN_WIDTH, 0.36 * len(models) + 1.8), sharey=True,
                              squeeze=False)
     limit = max(float(rows["gain"].abs().max()), 1e-9)
     for ax, penalty in zip(axes[0], penalties):
@@ -326,11 +327,12 @@ def gain_heatmaps(table: pd.DataFrame, by: str = "scope", k=20, signal: str = "m
                                                             aggfunc="first").reindex(index=models, columns=columns)
         grid = grid.rename(index=display_name, columns=dataset_name if by == "scope" else (lambda c: f"k = {c}"))
         sns.heatmap(grid, annot=True, fmt=".1f", cmap="RdBu", vmin=-limit, vmax=limit, center=0, cbar=False,
-                    ax=ax, linewidths=0.5, annot_kws={"fontsize": "x-small"})
-        ax.set_title(f"{penalty_name(penalty)} score", fontsize="small")
+                    ax=ax, linewidths=0.5, annot_kws={"fontsize": "small"})
+        ax.set_title(f"{penalty_name(penalty)} score", fontsize="medium")
         ax.set(xlabel="", ylabel="")
         ax.tick_params(labelsize="small")
-        ax.tick_params(axis="x", rotation=35)
+        if by == "scope":
+            plt.setp(ax.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")
     fig.suptitle(f"{SIGNAL_NAMES[signal]} threshold: score − Base (points; blue: gain, red: loss)", fontsize="small")
     fig.tight_layout()
     return fig

@@ -37,8 +37,9 @@ HEADERS = {
 }
 
 #: the padding that keeps the columns of every shown table apart
-TABLE_STYLES = [{"selector": "th, td", "props": "padding: 0.25em 0.9em; text-align: right; white-space: nowrap"},
-                {"selector": "th.col_heading", "props": "text-align: center"}]
+TABLE_STYLES = [{"selector": "th, td", "props": "padding: 0.25em 0.9em; text-align: right"},
+                {"selector": "th.col_heading", "props": "text-align: center"},
+                {"selector": "th.row_heading", "props": "text-align: left"}]
 
 
 def _header(key: object, headers: dict) -> object:
@@ -122,7 +123,10 @@ def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int 
         renamed.columns = pd.MultiIndex.from_tuples([_header(c, headers) for c in frame.columns])
     formats = {_header(c, headers): f for c, f in formats.items()}
     styler = renamed.style.format(formats, na_rep=NOT_APPLICABLE).set_table_styles(TABLE_STYLES)
-    styler = styler.format(na_rep=NOT_APPLICABLE, subset=[c for c in renamed.columns if c not in formats])
+    text = [c for c in renamed.columns if c not in formats]
+    styler = styler.format(na_rep=NOT_APPLICABLE, subset=text)
+    styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    styler = styler.set_properties(subset=list(formats), **{"white-space": "nowrap"})
     return styler if index else styler.hide(axis="index")
 
 def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
