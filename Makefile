@@ -34,7 +34,7 @@ help:
 	@echo "make check-site - after make book: every page in a real browser (Chromium), screenshots in _build/screenshots"
 	@echo "make score MODEL=<id|dir|gguf> LIMIT=200 - score a model and rebuild the book with it"
 	@echo "make bench  - speed benchmarks (loader, tables, chapters, scoring)"
-	@echo "make student - classroom notebooks without the solutions, in _build/student"
+	@echo "make student - classroom notebooks with checks and without the solutions (otter-grader), in _build/student"
 	@echo "make clean  - remove the build, executed chapters and parsed caches"
 
 $(STAMP): pyproject.toml
@@ -88,7 +88,10 @@ score: data
 bench: data
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-student: $(STAMP)
+# Each chapter as an otter-grader assignment: _build/student/<chapter>/student/ (exercises and checks,
+# no solutions) and .../autograder/ (solutions and the zip `otter run` grades with). The checks
+# compare with the answers the last chapter runs recorded, so the chapters run first.
+student: chapters
 	$(BIN)/python -m helpers.book student --out _build/student
 
 clean:

@@ -322,7 +322,6 @@ def master_notebook(name: str, root: Path | None = None):
         if i in solution_cells:
             continue
         if i not in found:
-            cell.metadata.pop("tags", None) if cell.metadata.get("tags") == ["hide-input"] else None
             cells.append(cell)
             continue
         number += 1

@@ -55,7 +55,7 @@ use_house_style()
 
 #: family -> the seaborn palette its models take shades of (smallest model lightest)
 FAMILY_PALETTES = {"Falcon": "Greys", "Llama 2": "Blues", "Llama 3": "Purples", "Mistral": "Oranges",
-                   "SOLAR": "YlOrBr", "Yi": "Greens", "GPT": "Reds"}
+                   "SOLAR": "PuRd", "Yi": "Greens", "GPT": "Reds"}
 
 
 def model_colors(models: Sequence[str]) -> dict[str, object]:
@@ -319,20 +319,23 @@ def gain_heatmaps(table: pd.DataFrame, by: str = "scope", k=20, signal: str = "m
         list(dict.fromkeys(rows["column"]))
     penalties = sorted(rows["penalty"].unique())
     models = model_order(rows["model"].unique())
-    fig, axes = plt.subplots(1, len(penalties), figsize=(COLUMN_WIDTH, 0.36 * len(models) + 1.8), sharey=True,
-                             squeeze=False)
+    # per dataset: the panels one above the other, so that five columns of numbers fit a phone too
+    shape = (len(penalties), 1) if by == "scope" else (1, len(penalties))
+    fig, axes = plt.subplots(*shape, figsize=(COLUMN_WIDTH, (0.3 * len(models) + 1.2) * shape[0] + 0.6),
+                             sharex=by == "scope", sharey=by != "scope", squeeze=False)
     limit = max(float(rows["gain"].abs().max()), 1e-9)
-    for ax, penalty in zip(axes[0], penalties):
+    for ax, penalty in zip(axes.flat, penalties):
         grid = rows[rows["penalty"] == penalty].pivot_table(index="model", columns="column", values="gain",
                                                             aggfunc="first").reindex(index=models, columns=columns)
         grid = grid.rename(index=display_name, columns=dataset_name if by == "scope" else (lambda c: f"k = {c}"))
+        grid = grid.round(1) + 0.0  # no "-0.0"
         sns.heatmap(grid, annot=True, fmt=".1f", cmap="RdBu", vmin=-limit, vmax=limit, center=0, cbar=False,
                     ax=ax, linewidths=0.5, annot_kws={"fontsize": "small"})
         ax.set_title(f"{penalty_name(penalty)} score", fontsize="medium")
         ax.set(xlabel="", ylabel="")
         ax.tick_params(labelsize="small")
-        if by == "scope":
-            plt.setp(ax.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")
+        plt.setp(ax.get_xticklabels(), rotation=30 if by == "scope" else 0, ha="right" if by == "scope" else "center",
+                 rotation_mode="anchor")
     fig.suptitle(f"{SIGNAL_NAMES[signal]} threshold: score − Base (points; blue: gain, red: loss)", fontsize="small")
     fig.tight_layout()
     return fig

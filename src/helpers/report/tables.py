@@ -37,7 +37,7 @@ HEADERS = {
 }
 
 #: the padding that keeps the columns of every shown table apart
-TABLE_STYLES = [{"selector": "th, td", "props": "padding: 0.25em 0.9em; text-align: right"},
+TABLE_STYLES = [{"selector": "th, td", "props": "padding: 0.25em 0.9em"},
                 {"selector": "th.col_heading", "props": "text-align: center"},
                 {"selector": "th.row_heading", "props": "text-align: left"}]
 
@@ -126,7 +126,7 @@ def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int 
     text = [c for c in renamed.columns if c not in formats]
     styler = styler.format(na_rep=NOT_APPLICABLE, subset=text)
     styler = styler.set_properties(subset=text, **{"text-align": "left"})
-    styler = styler.set_properties(subset=list(formats), **{"white-space": "nowrap"})
+    styler = styler.set_properties(subset=list(formats), **{"text-align": "right", "white-space": "nowrap"})
     return styler if index else styler.hide(axis="index")
 
 def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
