@@ -119,7 +119,9 @@ facts.glue_facts(facts.abstention_facts(table, k, variants, coverage(answers)))
 # balanced rule and {glue:text}`msp_higher_conservative` of {glue:text}`n_both_conservative` under
 # the conservative one.
 #
+# :::{container} scored-note
 # {glue:text}`scored`
+# :::
 #
 # The gain over Base per model, for both signals:
 

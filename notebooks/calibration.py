@@ -102,7 +102,9 @@ facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
 # answers there, and the paper's recipe leaves every one of them out. A single calibration number
 # is only comparable across studies when its binning, weighting and edge rule are stated.
 #
+# :::{container} scored-note
 # {glue:text}`scored`
+# :::
 
 # %% [markdown]
 # ## Exercises

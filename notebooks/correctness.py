@@ -116,7 +116,9 @@ facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
 # an AUROC below 50%; switching to the one-sided test changes whether p < {glue:text}`significance`
 # in {glue:text}`n_sidedness_differs` of the {glue:text}`n_cells` cells.
 #
+# :::{container} scored-note
 # {glue:text}`scored`
+# :::
 
 # %% [markdown]
 # ## Exercises

@@ -39,7 +39,9 @@ HEADERS = {
 #: the padding that keeps the columns of every shown table apart
 TABLE_STYLES = [{"selector": "th, td", "props": "padding: 0.25em 0.9em"},
                 {"selector": "th.col_heading", "props": "text-align: center"},
-                {"selector": "th.row_heading", "props": "text-align: left"}]
+                {"selector": "th.row_heading", "props": "text-align: left; white-space: nowrap"}]
+#: text longer than this may wrap in its cell; shorter text (a model's name) stays on one line
+WRAP_AFTER = 24
 
 
 def _header(key: object, headers: dict) -> object:
@@ -126,6 +128,8 @@ def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int 
     text = [c for c in renamed.columns if c not in formats]
     styler = styler.format(na_rep=NOT_APPLICABLE, subset=text)
     styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    short = [c for c in text if renamed[c].astype(str).str.len().max() <= WRAP_AFTER]
+    styler = styler.set_properties(subset=short, **{"white-space": "nowrap"})
     styler = styler.set_properties(subset=list(formats), **{"text-align": "right", "white-space": "nowrap"})
     return styler if index else styler.hide(axis="index")
 
