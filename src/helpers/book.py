@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -284,6 +285,43 @@ def copy_book(dest: Path, root: Path | None = None) -> Path:
     return dest
 
 
+_GLUE = re.compile(r"\{glue(?::text)?\}`([A-Za-z_][A-Za-z0-9_]*)(?::([^`]*))?`")
+_FENCE = re.compile(r"^:::+(\{[^}]*\}.*)?$")
+
+
+def glued_values(name: str, root: Path | None = None) -> dict[str, str]:
+    """The values chapter ``name``'s last run glued for its prose: {name: their text/plain repr}."""
+    import nbformat
+
+    nb = nbformat.read(_book_root(root) / EXECUTED / f"{name}.ipynb", as_version=4)
+    values = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook")
+            if scrap:
+                values[scrap["name"]] = output["data"].get(scrap.get("mime_prefix", "") + "text/plain", "")
+    return values
+
+
+def plain_markdown(text: str, values: dict[str, str]) -> str:
+    r"""Book-only MyST in a chapter's markdown as a notebook shows it: glued values filled in (with
+    their format, e.g. ``{glue:text}`share:.1f``` -> '12.3'), ``:::`` fences dropped.
+
+    >>> plain_markdown("Runs {glue:text}`n:,` times; {glue:text}`who`.\n:::{container} x\nmore\n:::", {"n": "1234", "who": "'Ann'"})
+    'Runs 1,234 times; Ann.\nmore'
+    """
+    import ast
+
+    def fill(match):
+        if match.group(1) not in values:
+            return match.group(0)
+        value = ast.literal_eval(values[match.group(1)]) if values[match.group(1)] else ""
+        return format(value, match.group(2) or "")
+
+    lines = [line for line in _GLUE.sub(fill, text).split("\n") if not _FENCE.match(line.strip())]
+    return "\n".join(lines)
+
+
 def recorded_answers(name: str, root: Path | None = None) -> dict[str, dict]:
     """The answers the last run of chapter ``name`` recorded: {exercise number: {variable: value}}."""
     path = _book_root(root) / EXECUTED / f"{name}.answers.json"
@@ -312,6 +350,10 @@ def master_notebook(name: str, root: Path | None = None):
     source = root / SOURCES / f"{name}.py"
     nb = jupytext.read(source)
     answers = recorded_answers(name, root)
+    values = glued_values(name, root)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = plain_markdown(cell.source, values)
     found = dict(exercises(nb.cells))
     solution_cells = {j for js in found.values() for j in js}
     raw, code = nbformat.v4.new_raw_cell, nbformat.v4.new_code_cell

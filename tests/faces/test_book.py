@@ -215,6 +215,18 @@ def test_student_notebooks_keep_the_exercise_and_checks_but_no_solution(tiny_boo
     assert list((tiny_book / "student" / "one" / "autograder").glob("one-autograder_*.zip"))
 
 
+def test_student_notebooks_read_as_the_book_glued_values_filled_in(tiny_book):
+    glued = ('\n# %%\nfrom myst_nb import glue\nglue("share", 12.345, display=False)\nglue("who", "Ann", display=False)\n'
+             '\n# %% [markdown]\n# A share of {glue:text}`share:.1f`% for {glue:text}`who`.\n#\n'
+             '# :::{container} note\n# A side note.\n# :::\n')
+    (tiny_book / "notebooks" / "one.py").write_text(CHAPTER + glued + EXERCISE)
+    book.execute("one", {"value": 3}, inputs="a", root=tiny_book)
+    (path,) = book.student_notebooks(tiny_book / "student", root=tiny_book)
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    assert "A share of 12.3% for Ann.\n\nA side note." in text
+    assert "{glue" not in text and ":::" not in text
+
+
 def solution_lines(name: str) -> set[str]:
     """Lines of a chapter's solution cells that appear nowhere else in it."""
     cells = chapter_cells(name)
