@@ -84,7 +84,7 @@ def _label_points(ax, xs, ys, labels, bold=()) -> None:
                 arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.6})
 
 
-def reliability_diagram(reliability: pd.DataFrame, title: str | None = None, ncols: int = 4) -> Figure:
+def reliability_diagram(reliability: pd.DataFrame, title: str | None = None, ncols: int = 3) -> Figure:
     """Fraction correct against mean MSP per bin, a panel per model (small multiples, so that the
     confident models piled up near 1 stay apart), each with the diagonal of perfect calibration
     (``reliability`` from ``cells.reliability_table``)."""
@@ -122,35 +122,35 @@ def _ecdf(values: np.ndarray, n_points: int = 400) -> tuple[np.ndarray, np.ndarr
     return values, np.linspace(0, 1, values.size)
 
 
-def _model_panels(models: Sequence[str], ncols: int, height: float, xlabel: str, ylabel: str):
-    """A grid of one panel per model (titled, scored models starred); unused panels hidden; x labels
-    on the lowest panel of each column, y labels on the first column."""
+def _model_panels(models: Sequence[str], ncols: int, height: float, xlabel: str, ylabel: str,
+                  sharex: bool = False):
+    """A grid of one panel per model (titled, scored models starred); unused panels hidden; the axis
+    labels once for the whole figure. ``height``: of a panel, in inches."""
     ncols = min(ncols, len(models))
     nrows = int(np.ceil(len(models) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, height * nrows * COLUMN_WIDTH / (3.2 * ncols) + 0.6), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_WIDTH, height * nrows + 0.6), sharey=True,
+                             sharex=sharex, squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i >= len(models):
             ax.set_visible(False)
             continue
         model = models[i]
-        ax.set_title(display_name(model) + (f" {SCORED_MARKER}" if is_scored(model) else ""))
-        if i + ncols >= len(models):
-            ax.set_xlabel(xlabel)
-        if i % ncols == 0:
-            ax.set_ylabel(ylabel)
+        ax.set_title(display_name(model) + (f" {SCORED_MARKER}" if is_scored(model) else ""), fontsize="small")
+        ax.tick_params(labelsize="small")
+    fig.supxlabel(xlabel, fontsize="medium")
+    fig.supylabel(ylabel, fontsize="medium")
     return fig, list(axes.flat[:len(models)])
 
 
-def msp_ecdfs(answers: pd.DataFrame, signal: str = "msp", ncols: int = 4) -> Figure:
+def msp_ecdfs(answers: pd.DataFrame, signal: str = "msp", ncols: int = 3) -> Figure:
     """Per model, the ECDFs of the confidence of correct and of wrong answers (unparseable = wrong).
 
     The further the wrong answers' curve lies above the correct answers' curve, the better the
     signal separates them; one panel per model, scored models' titles marked with a star.
     """
     models = model_order(answers["model"].astype(str).unique())
-    fig, axes = _model_panels(models, ncols, 2.7, "MSP" if signal == "msp" else "Max Logit",
-                              "share of answers ≤ x")
+    fig, axes = _model_panels(models, ncols, 1.8, "MSP" if signal == "msp" else "Max Logit",
+                              "share of answers ≤ x", sharex=signal == "msp")
     model_col = answers["model"].astype(str)
     for ax, model in zip(axes, models):
         part = answers.loc[model_col == model, [signal, "correct"]].dropna()
@@ -228,7 +228,7 @@ def grid_heatmap(grid: pd.DataFrame, label: str, fmt: str = ".1f", cmap: str = "
     return fig
 
 
-def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 4) -> Figure:
+def msp_histograms(answers: pd.DataFrame, bins: int = 20, ncols: int = 3) -> Figure:
     """Per model, the histogram of its MSPs (share of answers per bin on [0, 1], last bin closed)."""
     models = model_order(answers["model"].astype(str).unique())
     nrows = -(-len(models) // ncols)
