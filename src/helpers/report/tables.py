@@ -236,3 +236,102 @@ def side_by_side(comparison: pd.DataFrame, table: str) -> pd.DataFrame:
     grid = rows.assign(text=text, what=[column_label(c) for c in rows["column"]]).pivot_table(
         index="row", columns="what", values="text", aggfunc="first", sort=False)
     return grid.rename_axis(index="model", columns=None)
+
+
+# --- intervals ------------------------------------------------------------------------------------
+
+def interval_text(estimate: float, lo: float, hi: float, decimals: int = 1, scale: float = 1.0) -> str:
+    """'estimate [lo, hi]' with ``decimals`` fixed decimals after multiplying by ``scale``
+    (e.g. 100 for percent); :data:`NOT_APPLICABLE` without an estimate, the estimate alone without
+    an interval.
+
+    >>> interval_text(81.66, 80.94, 82.51)
+    '81.7 [80.9, 82.5]'
+    >>> interval_text(0.04861, 0.04555, 0.05424, decimals=3)
+    '0.049 [0.046, 0.054]'
+    >>> interval_text(float("nan"), float("nan"), float("nan"))
+    'n/a'
+    """
+    if pd.isna(estimate):
+        return NOT_APPLICABLE
+    text = f"{scale * estimate:.{decimals}f}"
+    if pd.isna(lo) or pd.isna(hi):
+        return text
+    return f"{text} [{scale * lo:.{decimals}f}, {scale * hi:.{decimals}f}]"
+
+
+def interval_grid(intervals: pd.DataFrame, columns: dict[str, str], decimals: int = 1, scale: float = 1.0,
+                  name: str = "statistic") -> pd.DataFrame:
+    """Model × statistic grid of :func:`interval_text` from long intervals (``bootstrap.model_intervals``:
+    model, ``name``, estimate, lo, hi): rows = model labels in display order (ours marked), columns =
+    ``columns`` (key -> header) in that order; :data:`NOT_APPLICABLE` where a model lacks one."""
+    rows = intervals[intervals[name].isin(list(columns))]
+    text = [interval_text(e, lo, hi, decimals, scale) for e, lo, hi in zip(rows["estimate"], rows["lo"], rows["hi"])]
+    grid = rows.assign(text=text).pivot(index="model", columns=name, values="text")
+    grid = grid.reindex(index=model_order(grid.index), columns=list(columns)).fillna(NOT_APPLICABLE)
+    return grid.rename(index=model_label, columns=columns).rename_axis(index="model", columns=None)
+
+
+#: the per-model statistics of the AUROC table with intervals (key -> header)
+AUROC_INTERVAL_COLUMNS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)",
+                          "auroc_max_logit": "Max Logit AUROC (%)"}
+#: the calibration-error variants (``bootstrap.CALIBRATION_VARIANTS``) as headers
+CALIBRATION_INTERVAL_COLUMNS = {k: v for k, v in CALIBRATION_COLUMNS.items()
+                                if k in ("calibration_error_paper", "ece_equal_mass", "ece_equal_width",
+                                         "calibration_error_uniform_cells")}
+
+
+def calibration_verdict_display(verdicts: pd.DataFrame, intervals: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """Per model, every calibration-error variant as 'estimate [lo, hi]' (``testing.calibration_intervals``,
+    ``decimals`` decimals, fractions) and the verdict of ``testing.calibration_verdicts``: 'above',
+    'below' or 'overlaps' the tolerance, and the variant with the largest error."""
+    grid = interval_grid(intervals.rename(columns={"variant": "statistic"}), CALIBRATION_INTERVAL_COLUMNS, decimals)
+    verdict = verdicts.set_index(verdicts["model"].map(model_label))
+    words_of = ["above" if a else "below" if b else "overlaps" for a, b in zip(verdict["above"], verdict["below"])]
+    grid["interval against the tolerance"] = pd.Series(words_of, index=verdict.index).reindex(grid.index)
+    grid["largest variant"] = verdict["largest_variant"].map(CALIBRATION_COLUMNS).reindex(grid.index)
+    return grid.fillna(NOT_APPLICABLE)
+
+
+def corrected_counts_display(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per model (``testing.significant_cell_counts``), for each signal the cells significant by the
+    paper's rule (two-sided p < 10⁻⁴, uncorrected) and, one-sided at the corrected level, after
+    Holm's and after Benjamini-Hochberg's correction, as 'n / cells'; :data:`NOT_APPLICABLE` where a
+    model lacks the signal."""
+    threshold = power_of_ten(SIGNIFICANCE)
+    out = {}
+    for signal in SIGNALS:
+        rows = counts[counts["signal"] == signal].set_index("model")
+        for column, header in (("n_sig_paper", f"paper (p < {threshold})"), ("n_sig_holm", "Holm"),
+                               ("n_sig_bh", "Benjamini-Hochberg")):
+            out[(SIGNAL_NAMES[signal], header)] = (rows[column].astype(str) + " / " + rows["n_cells"].astype(str))
+    grid = pd.DataFrame(out).reindex(model_order(counts["model"].unique())).fillna(NOT_APPLICABLE)
+    grid.columns = pd.MultiIndex.from_tuples(grid.columns)
+    return grid.rename(index=model_label).rename_axis(index="model")
+
+
+#: headers of :func:`correlation_uncertainty_display`
+UNCERTAINTY_COLUMNS = {"estimate": "estimate", "fisher": "Fisher z", "question": "over questions",
+                       "model": "over models", "permutation_p": "permutation p", "lomo": "leave one model out",
+                       "lofo": "leave one family out"}
+
+
+def correlation_uncertainty_display(uncertainty: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """The rows of ``testing.correlation_uncertainty`` as shown: one row per pair and method (readable
+    axis names), the estimate, its 95% intervals (Fisher z for Pearson only, bootstrap over
+    questions, bootstrap over models) as '[lo, hi]', the permutation p-value (2 significant digits)
+    and the leave-one-out ranges as '[min, max]'."""
+    def bracket(lo, hi):
+        return NOT_APPLICABLE if pd.isna(lo) or pd.isna(hi) else f"[{lo:.{decimals}f}, {hi:.{decimals}f}]"
+    rows = []
+    for r in uncertainty.to_dict("records"):
+        rows.append({"x": AXIS_LABELS.get(r["x"], r["x"]), "y": AXIS_LABELS.get(r["y"], r["y"]),
+                     "method": "Pearson r" if r["method"] == "pearson" else "Spearman ρ", "n": int(r["n"]),
+                     "estimate": NOT_APPLICABLE if pd.isna(r["estimate"]) else f"{r['estimate']:.{decimals}f}",
+                     "Fisher z": bracket(r["fisher_lo"], r["fisher_hi"]),
+                     "over questions": bracket(r["question_lo"], r["question_hi"]),
+                     "over models": bracket(r["model_lo"], r["model_hi"]),
+                     "permutation p": NOT_APPLICABLE if pd.isna(r["permutation_p"]) else f"{r['permutation_p']:.2g}",
+                     "leave one model out": bracket(r["lomo_min"], r["lomo_max"]),
+                     "leave one family out": bracket(r["lofo_min"], r["lofo_max"])})
+    return pd.DataFrame(rows).set_index(["x", "y", "method"])
