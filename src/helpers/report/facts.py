@@ -466,8 +466,7 @@ def _chance_sentences(intervals: pd.DataFrame, chance_level: Sequence[str]) -> s
     rows = intervals[(intervals["statistic"] == "auroc_msp") & intervals["model"].isin(list(chance_level))]
     rows = rows.assign(name=rows["model"].map(display_name))
     return _sentences(rows, "The MSP AUROC of {name} is {estimate:.1f}% with a 95% interval of [{lo:.1f}, "
-                      "{hi:.1f}], which includes 50%: its confidence carries no information about correctness "
-                      "that resampling the questions would not undo.")
+                      "{hi:.1f}], which includes 50%: its confidence carries no information about correctness.")
 
 
 @dataclass(frozen=True)
@@ -552,6 +551,7 @@ class CorrectnessTestFacts:
     gpt_share_pct: float
     n_gpt_cells: int
     scored_chance: str
+    paired_verdict: str
 
 
 def correctness_test_facts(corrected: pd.DataFrame, wilcoxon: dict, difference: dict, t_tests: pd.DataFrame,
@@ -577,7 +577,13 @@ def correctness_test_facts(corrected: pd.DataFrame, wilcoxon: dict, difference: 
         paper_gap=float(tests.at["all", "gap"]), paper_t_p=float(tests.at["all", "p"]),
         gap_without_gpt=float(tests.at["without_gpt", "gap"]), t_p_without_gpt=float(tests.at["without_gpt", "p"]),
         gpt_share_pct=100 * float(gpt_share["gpt_share"]), n_gpt_cells=int(gpt_share["n_gpt_cells"]),
-        scored_chance=_chance_sentences(model_intervals, chance_level) or NO_SCORED_AT_CHANCE)
+        scored_chance=_chance_sentences(model_intervals, chance_level) or NO_SCORED_AT_CHANCE,
+        paired_verdict=("on like-for-like cells the MSP ranks better, by a margin whose interval excludes 0"
+                        if difference["lo"] > 0 else
+                        "on like-for-like cells the Max Logit ranks better, by a margin whose interval excludes 0"
+                        if difference["hi"] < 0 else
+                        "on like-for-like cells the interval of the difference includes 0, so neither signal "
+                        "is shown to rank better"))
 
 
 _ROBUST_PAIRS = [f"{x}_{y}" for x, y in ACCURACY_PAIRS + SIZE_PAIRS]

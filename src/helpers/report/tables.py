@@ -335,3 +335,20 @@ def correlation_uncertainty_display(uncertainty: pd.DataFrame, decimals: int = 2
                      "leave one model out": bracket(r["lomo_min"], r["lomo_max"]),
                      "leave one family out": bracket(r["lofo_min"], r["lofo_max"])})
     return pd.DataFrame(rows).set_index(["x", "y", "method"])
+
+
+def paired_signal_display(wilcoxon: dict, difference: dict, t_tests: pd.DataFrame) -> pd.DataFrame:
+    """MSP against Max Logit in one table: the paired Wilcoxon test (``testing.signal_wilcoxon_test``)
+    with the paired bootstrap interval of the mean difference (``testing.signal_difference_interval``),
+    then the paper's unpaired t-test on all cells and without the GPT cells (``testing.signal_t_tests``);
+    columns test, cells (MSP / Max Logit), mean difference (points) [interval], one-sided p."""
+    rows = [{"test": "paired Wilcoxon signed-rank (cells with both signals)",
+             "cells (MSP / Max Logit)": f"{wilcoxon['n_pairs']} / {wilcoxon['n_pairs']}",
+             "MSP − Max Logit (points)": interval_text(difference["estimate"], difference["lo"], difference["hi"], 2),
+             "one-sided p": f"{wilcoxon['p_one_sided']:.2g}"}]
+    names = {"all": "the paper's unpaired t-test, all cells", "without_gpt": "the paper's t-test without the GPT cells"}
+    for r in t_tests.to_dict("records"):
+        rows.append({"test": names.get(r["cells"], r["cells"]), "cells (MSP / Max Logit)":
+                     f"{r['n_msp']} / {r['n_max_logit']}", "MSP − Max Logit (points)": f"{r['gap']:.2f}",
+                     "one-sided p": f"{r['p']:.2g}"})
+    return pd.DataFrame(rows).set_index("test")
