@@ -352,3 +352,27 @@ def paired_signal_display(wilcoxon: dict, difference: dict, t_tests: pd.DataFram
                      f"{r['n_msp']} / {r['n_max_logit']}", "MSP − Max Logit (points)": f"{r['gap']:.2f}",
                      "one-sided p": f"{r['p']:.2g}"})
     return pd.DataFrame(rows).set_index("test")
+
+
+def gain_band_display(bands: pd.DataFrame, signal: str = "msp", decimals: int = 1) -> pd.DataFrame:
+    """The repeated splits of one k and signal (``abstention_repeats.gain_bands`` with the paper's
+    split): per model (labels, display order) and rule, the paper's single-split gain, the median
+    gain over splits with its 5–95% range as 'median [5%, 95%]', the share of splits with a gain (%)
+    and the median share of test questions abstained on (%)."""
+    data = bands[bands["signal"] == signal]
+    out = {}
+    for penalty in sorted(data["penalty"].unique()):
+        rows = data[data["penalty"] == penalty].set_index("model")
+        setting = penalty_name(penalty).capitalize()
+        if "paper_gain" in rows:
+            out[(setting, "paper's split")] = rows["paper_gain"].map(
+                lambda v: NOT_APPLICABLE if pd.isna(v) else f"{v:.{decimals}f}")
+        out[(setting, "median gain [5%, 95%]")] = pd.Series(
+            [interval_text(m, lo, hi, decimals) for m, lo, hi in zip(rows["median_gain"], rows["gain_lo"], rows["gain_hi"])],
+            index=rows.index)
+        out[(setting, "splits with a gain (%)")] = (100 * rows["share_gain_positive"]).map(lambda v: f"{v:.1f}")
+        out[(setting, "abstained (%)")] = rows["median_pct_abstained"].map(lambda v: f"{v:.1f}")
+    grid = pd.DataFrame(out)
+    grid = grid.reindex(model_order(grid.index)).fillna(NOT_APPLICABLE)
+    grid.columns = pd.MultiIndex.from_tuples(grid.columns)
+    return grid.rename(index=model_label).rename_axis(index="model")
