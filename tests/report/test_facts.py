@@ -348,3 +348,80 @@ def test_own_model_facts_on_the_real_data(joined):
     assert f.abstention.startswith(f"{TINY} scores {run['base_1']:.1f} by always answering and "
                                    f"{run['score_1']:.1f} with its learnt MSP threshold under the balanced rule "
                                    f"({run['gain_1']:+.1f} points)")
+
+
+# ---- uncertainty of the claims ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_boot(joined):
+    from helpers.analysis import bootstrap
+
+    return bootstrap.question_bootstrap(joined.answers, n_resamples=60)
+
+
+def test_correctness_test_facts_on_the_real_data(paper, joined, real_boot):
+    from helpers.analysis import bootstrap, testing
+
+    corrected = testing.corrected_cell_pvalues(paper.cells)
+    f = facts.correctness_test_facts(corrected, testing.signal_wilcoxon_test(paper.cells),
+                                     testing.signal_difference_interval(real_boot), testing.signal_t_tests(paper.cells),
+                                     testing.gpt_gap_share(paper.cells), bootstrap.model_intervals(real_boot), 60)
+    assert (f.n_tests, f.n_sig_paper, f.n_sig_holm, f.n_sig_bh, f.n_msp_tests) == (260, 212, 218, 231, 140)
+    assert (f.n_pairs, f.n_pair_models, f.n_gpt_cells) == (120, 12, 20)
+    assert f.wilcoxon_p == pytest.approx(1.45e-7 / 2, rel=0.05)        # one-sided half of the two-sided 1.45e-7
+    assert round(f.gpt_share_pct) == 52 and f.gap_without_gpt == pytest.approx(f.pair_mean)
+    assert f.pair_lo < f.pair_mean < f.pair_hi and f.pair_lo > 0
+    assert f.paired_verdict.startswith("on like-for-like cells the MSP ranks better")
+    assert f.scored_chance == facts.NO_SCORED_AT_CHANCE
+
+
+def test_calibration_interval_facts_on_the_real_data(joined, real_boot):
+    from helpers.analysis import bootstrap, testing
+
+    model_intervals = bootstrap.model_intervals(real_boot)
+    f = facts.calibration_interval_facts(testing.calibration_verdicts(real_boot), testing.calibration_intervals(real_boot),
+                                         model_intervals, 60, chance_level=[TINY])
+    assert (f.n_above, f.n_overlap, f.n_below, f.overlapping) == (13, 1, 0, "Yi 34B")
+    assert f.interval_verdict == "holds for 13 of 14 models" and f.verdict_variant == "ECE equal-mass"
+    assert (f.closest_model, round(f.closest_ece, 4), round(f.closest_uniform_cells, 4)) == ("Yi 34B", 0.0486, 0.0977)
+    assert f.closest_lo < 0.05 < f.closest_hi and f.closest_variants_above == "per-cell, equal-width"
+    assert f.disagree == ("For Yi 34B the variants disagree: the interval lies above the tolerance for per-cell, "
+                          "equal-width only.")
+    assert f.scored_interval.startswith(f"The MSP AUROC of {TINY} is ")
+    assert f.scored_interval.endswith("which includes 50%: its confidence carries no information about correctness.")
+
+
+def test_calibration_facts_do_not_call_a_chance_level_model_calibrated(joined):
+    f = facts.calibration_facts(joined.calibration, joined.coverage, tolerance=0.95, chance_level=[TINY])
+    assert "calibrated within the tolerance" not in f.scored
+    assert "is not called calibrated, since its confidence carries no information about correctness" in f.scored
+
+
+def test_correlation_facts_say_a_chance_level_point_is_not_support(joined):
+    f = facts.correlation_facts(joined.models, joined.coverage, chance_level=[TINY])
+    assert f.scored_auroc_msp.endswith("a chance-level point, with leverage on r but no evidence, so it is not support.")
+    assert "chance-level" not in facts.correlation_facts(joined.models, joined.coverage).scored_auroc_msp
+
+
+def test_correlation_uncertainty_facts_on_the_real_data(paper, real_boot):
+    from helpers.analysis import bootstrap, testing
+
+    uncertainty = testing.correlation_uncertainty(paper.models, real_boot, n_permutations=2000, n_model_resamples=2000)
+    f = facts.correlation_uncertainty_facts(uncertainty, bootstrap.model_intervals(real_boot), 60)
+    assert f.accuracy_auroc_msp_robust.startswith("r = 0.83, Fisher z [0.54, 0.95], over questions [")
+    assert "leaving one family out, r runs from 0.75 (without GPT) to 0.89 (without SOLAR)" in f.accuracy_auroc_msp_robust
+    assert f.scored_support == facts.NO_SCORED_AT_CHANCE
+
+
+def test_abstention_repeat_facts_by_hand():
+    from helpers.analysis import abstention_repeats as ar
+
+    bands = pd.DataFrame({"k": 20, "signal": "msp", "penalty": [1, 1, 2, 2], "model": ["Falcon-7b", "gpt-4-turbo"] * 2,
+                          "median_gain": [41.4, 0.4, 111.5, -0.1], "share_gain_positive": [1.0, 0.71, 1.0, 0.4],
+                          "median_base_score": [-41.9, 73.3, -112.8, 59.9], "median_pct_abstained": [90.0, 4.7, 98.0, 12.9],
+                          "paper_gain_quantile": [0.22, 0.45, 0.97, 0.5]})
+    f = facts.abstention_repeat_facts(bands, ar.gain_by_base(bands), 1000, 200)
+    assert (f.n_repeat_models, f.n_median_gain_balanced, f.n_median_gain_conservative) == (2, 2, 1)
+    assert (f.n_mostly_gain_balanced, f.n_mostly_gain_conservative, f.n_paper_split_outer) == (1, 1, 1)
+    assert (f.weak_n_conservative, f.weak_pct_min_conservative, f.weak_gain_max_conservative) == (1, 98.0, 111.5)
+    assert (f.strong_n_balanced, f.strong_gain_min_balanced, f.strong_pct_max_balanced) == (1, 0.4, 4.7)
