@@ -425,3 +425,36 @@ def test_abstention_repeat_facts_by_hand():
     assert (f.n_mostly_gain_balanced, f.n_mostly_gain_conservative, f.n_paper_split_outer) == (1, 1, 1)
     assert (f.weak_n_conservative, f.weak_pct_min_conservative, f.weak_gain_max_conservative) == (1, 98.0, 111.5)
     assert (f.strong_n_balanced, f.strong_gain_min_balanced, f.strong_pct_max_balanced) == (1, 0.4, 4.7)
+
+
+def test_summary_facts_and_table_by_hand():
+    from types import SimpleNamespace as NS
+
+    from helpers.report import tables
+
+    f = facts.summary_facts(
+        NS(interval_verdict="holds for 13 of 14 models", verdict_variant="ECE equal-mass", n_above=13,
+           closest_model="Yi 34B", closest_ece=0.048608, closest_lo=0.045069, closest_hi=0.053895),
+        NS(verdict="holds for 12 of 14 models"),
+        NS(n_sig_holm_msp=122, n_msp_tests=140, n_sig_paper_msp=119, n_pairs=120, pair_mean=2.1863, pair_lo=2.0005,
+           pair_hi=2.379, paper_gap=4.5317, gpt_share_pct=51.76),
+        NS(accuracy_auroc_msp_words="a strong positive correlation (Pearson and Spearman agree)",
+           accuracy_calibration_error_uniform_cells_words="no significant correlation (Pearson and Spearman agree)"),
+        NS(accuracy_auroc_msp_robust="r = 0.83, Fisher z [0.54, 0.95]"),
+        NS(verdict="holds", k=20),
+        NS(seeds=1000, n_median_gain_balanced=14, n_repeat_models=14, weak_gain_min_conservative=27.98,
+           weak_gain_max_conservative=111.48, weak_pct_min_conservative=49.68, weak_pct_max_conservative=98.03,
+           strong_gain_min_balanced=0.252, strong_gain_max_balanced=9.435))
+    assert f.calibration_evidence == ("the 95% interval of the conventional ECE (ECE equal-mass) lies above the "
+                                      "tolerance for 13 models; closest: Yi 34B, 0.0486 [0.0451, 0.0539]")
+    assert f.correctness_evidence == ("122 of 140 MSP cells significant after Holm's correction (119 by the paper's "
+                                      "uncorrected rule); MSP − Max Logit on 120 paired cells 2.19 [2.00, 2.38] points, "
+                                      "of which the paper's unpaired gap of 4.53 owes 52% to the GPT cells")
+    assert f.abstention_verdict == "holds on the paper's split (k = 20)"
+    assert f.abstention_evidence.endswith("gain 28–111 points by abstaining on 50–98% (conservative), the others "
+                                          "0.3–9.4 points (balanced)")
+    assert f.correlations_evidence == "r = 0.83, Fisher z [0.54, 0.95]"
+    shown = tables.summary_display(f)
+    assert list(shown["chapter"]) == ["calibration", "correctness", "correlations", "abstention"]
+    assert shown.loc["miscalibrated", "our verdict"] == "holds for 13 of 14 models"
+    assert f.calibration_paper == tables.SUMMARY_CLAIMS["calibration"][1]

@@ -683,6 +683,66 @@ def abstention_repeat_facts(bands: pd.DataFrame, sources: pd.DataFrame, seeds: i
     return AbstentionRepeatFacts(**values)
 
 
+# ----------------------------------------------------------------------------- the verdicts at a glance
+
+@dataclass(frozen=True)
+class SummaryFacts:
+    calibration_verdict: str
+    calibration_evidence: str
+    correctness_verdict: str
+    correctness_evidence: str
+    correlations_verdict: str
+    correlations_evidence: str
+    abstention_verdict: str
+    abstention_evidence: str
+    calibration_claim: str
+    calibration_paper: str
+    correctness_claim: str
+    correctness_paper: str
+    correlations_claim: str
+    correlations_paper: str
+    abstention_claim: str
+    abstention_paper: str
+
+
+def summary_facts(calibration: CalibrationIntervalFacts, correctness: CorrectnessFacts,
+                  tests: CorrectnessTestFacts, correlation: CorrelationFacts,
+                  uncertainty: CorrelationUncertaintyFacts, abstention_run: AbstentionFacts,
+                  repeats: AbstentionRepeatFacts) -> SummaryFacts:
+    """Each claim's verdict and its evidence in one line, from the facts the claim chapters glue
+    (nothing is computed here): calibration by interval against the tolerance, correctness by
+    model with the corrected and paired tests, the correlations in words that name the statistic
+    when Pearson and Spearman disagree, abstention on the paper's split and over repeated splits; and
+    each claim with the paper's statement (``tables.SUMMARY_CLAIMS``)."""
+    claims = {}
+    for chapter, (claim, statement) in tables.SUMMARY_CLAIMS.items():
+        claims[f"{chapter}_claim"], claims[f"{chapter}_paper"] = claim, statement
+    return SummaryFacts(
+        **claims,
+        calibration_verdict=calibration.interval_verdict,
+        calibration_evidence=(f"the 95% interval of the conventional ECE ({calibration.verdict_variant}) lies above the "
+                              f"tolerance for "
+                              f"{calibration.n_above} models; closest: {calibration.closest_model}, "
+                              f"{calibration.closest_ece:.4f} [{calibration.closest_lo:.4f}, {calibration.closest_hi:.4f}]"),
+        correctness_verdict=correctness.verdict,
+        correctness_evidence=(f"{tests.n_sig_holm_msp} of {tests.n_msp_tests} MSP cells significant after Holm's "
+                              f"correction ({tests.n_sig_paper_msp} by the paper's uncorrected rule); MSP − Max Logit "
+                              f"on {tests.n_pairs} paired cells {tests.pair_mean:.2f} [{tests.pair_lo:.2f}, "
+                              f"{tests.pair_hi:.2f}] points, of which the paper's unpaired gap of "
+                              f"{tests.paper_gap:.2f} owes {tests.gpt_share_pct:.0f}% to the GPT cells"),
+        correlations_verdict=(f"accuracy and MSP AUROC: {correlation.accuracy_auroc_msp_words}; accuracy and "
+                              f"calibration error: {correlation.accuracy_calibration_error_uniform_cells_words}"),
+        correlations_evidence=uncertainty.accuracy_auroc_msp_robust,
+        abstention_verdict=f"{abstention_run.verdict} on the paper's split (k = {abstention_run.k})",
+        abstention_evidence=(f"over {repeats.seeds} splits, {repeats.n_median_gain_balanced} of "
+                             f"{repeats.n_repeat_models} models gain in the median (balanced rule); models that "
+                             f"lose by always answering gain {repeats.weak_gain_min_conservative:.0f}–"
+                             f"{repeats.weak_gain_max_conservative:.0f} points by abstaining on "
+                             f"{repeats.weak_pct_min_conservative:.0f}–{repeats.weak_pct_max_conservative:.0f}% "
+                             f"(conservative), the others {repeats.strong_gain_min_balanced:.1f}–"
+                             f"{repeats.strong_gain_max_balanced:.1f} points (balanced)"))
+
+
 # ----------------------------------------------------------------------------- gluing
 
 #: the facts each chapter glues (chapter name -> dataclasses)
@@ -694,6 +754,7 @@ CHAPTER_FACTS = {
     "correlations": (CorrelationFacts, CorrelationUncertaintyFacts),
     "abstention": (AbstentionFacts, AbstentionRepeatFacts),
     "own_model": (OwnModelFacts,),
+    "summary": (SummaryFacts,),
 }
 
 

@@ -376,3 +376,25 @@ def gain_band_display(bands: pd.DataFrame, signal: str = "msp", decimals: int = 
     grid = grid.reindex(model_order(grid.index)).fillna(NOT_APPLICABLE)
     grid.columns = pd.MultiIndex.from_tuples(grid.columns)
     return grid.rename(index=model_label).rename_axis(index="model")
+
+
+#: the four claims (chapter -> (the claim in a few words, what the paper states))
+SUMMARY_CLAIMS = {
+    "calibration": ("miscalibrated", "the MSPs of chat models are miscalibrated"),
+    "correctness": ("predict correctness", "the MSP separates right from wrong answers (AUROC above chance, "
+                                           "p < 10⁻⁴, in nearly every cell), better than the Max Logit"),
+    "correlations": ("better models, better prediction", "accuracy correlates strongly with AUROC, and not with "
+                                                         "calibration error"),
+    "abstention": ("learn when to abstain", "a threshold learnt from about 20 labelled answers per dataset "
+                                            "raises a score that penalises wrong answers"),
+}
+
+
+def summary_display(summary) -> pd.DataFrame:
+    """The verdicts at a glance: per claim (:data:`SUMMARY_CLAIMS`, the book's order) the paper's
+    statement, our verdict and its evidence in one line (``summary``: ``facts.SummaryFacts``, fields
+    ``<chapter>_verdict`` and ``<chapter>_evidence``) and the chapter that shows it."""
+    rows = [{"claim": claim, "the paper states": statement, "our verdict": getattr(summary, f"{chapter}_verdict"),
+             "evidence": getattr(summary, f"{chapter}_evidence"), "chapter": chapter}
+            for chapter, (claim, statement) in SUMMARY_CLAIMS.items()]
+    return pd.DataFrame(rows).set_index("claim")
