@@ -343,6 +343,11 @@ def test_own_model_facts_on_the_real_data(joined):
         f"against at least 817 for the paper's models). Its accuracy, averaged over its cells as in the paper, is "
         f"{overview['accuracy']:.1f}%")
     assert "with 2 of its 4 MSP cells significantly above chance, so its MSP is not distinguishable" in f.how_it_did
+    assert "carries no information" not in f.how_it_did
+    at_chance = facts.own_model_facts(TINY, joined.models, joined.cells, table, joined.coverage, splits, 20,
+                                      chance_level=[TINY])
+    assert ("its MSP is not distinguishable from chance: its AUROC interval includes 50%, so its confidence carries "
+            "no information about correctness") in at_chance.how_it_did
     assert f.alignment == f"For {TINY}, on ARC-Challenge and MMLU its questions are the paper's at the same positions."
     run = abstention.scored_abstention(table, 20).iloc[0]
     assert f.abstention.startswith(f"{TINY} scores {run['base_1']:.1f} by always answering and "

@@ -398,13 +398,18 @@ class OwnModelFacts:
 
 
 def own_model_facts(name: str, models: pd.DataFrame, cell_table: pd.DataFrame, table: pd.DataFrame,
-                    coverage_table: pd.DataFrame, splits: pd.DataFrame, k: abstention.K = 20) -> OwnModelFacts:
+                    coverage_table: pd.DataFrame, splits: pd.DataFrame, k: abstention.K = 20,
+                    chance_level: Sequence[str] = ()) -> OwnModelFacts:
     """The "Score your own model" chapter: the model of this run (``name``), every scored model with
     its accuracy, AUROC and unparseable share (``scored.scored_overview``), which questions it
-    answered (``splits`` from ``coverage.question_splits``), and its abstention run for ``k``."""
+    answered (``splits`` from ``coverage.question_splits``), and its abstention run for ``k``. A model
+    of ``chance_level`` (``scored.chance_level_models``: its MSP AUROC interval includes 50%) is said
+    to have a confidence that carries no information about correctness."""
     ours = _with_names(scored_mod.scored_overview(models, cell_table), coverage_table)
-    ours = ours.assign(chance=ours["above_chance"].map({True: "distinguishable from chance",
-                                                        False: "not distinguishable from chance"}))
+    ours = ours.assign(chance=["not distinguishable from chance: its AUROC interval includes 50%, so its confidence "
+                               "carries no information about correctness" if m in set(chance_level) else
+                               "distinguishable from chance" if above else "not distinguishable from chance"
+                               for m, above in zip(ours["model"], ours["above_chance"])])
     runs = abstention.scored_abstention(table, k, coverage_table=coverage_table).assign(
         name=lambda t: t["model"].map(display_name))
     return OwnModelFacts(
