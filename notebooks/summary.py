@@ -36,7 +36,7 @@ from helpers.data.analysis_cache import frame_store
 from helpers.data.answers import load_answers
 from helpers.data.locations import analysis_cache_dir
 from helpers.data.parameters import check_parameters
-from helpers.report import facts, tables
+from helpers.report import facts, figures, tables
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir, scores_dir=scores_dir,
                  resamples=resamples, k=k, seeds=seeds)
@@ -67,6 +67,14 @@ facts.glue_facts(summary)
 
 # %%
 tables.summary_display(summary)
+
+# %% [markdown]
+# The first claim at a glance: each model's conventional calibration error (ECE, equal-mass bins)
+# with its 95% interval, against the tolerance (dashed).
+
+# %%
+figures.interval_dots(model_intervals, {"ece_equal_mass": "ECE equal-mass"}, "calibration error (ECE, equal-mass bins)",
+                      reference=analysis.ECE_TOLERANCE);
 
 # %% [markdown]
 # In words: the claim that the MSPs are miscalibrated {glue:text}`calibration_verdict`
