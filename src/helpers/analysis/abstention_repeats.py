@@ -433,7 +433,7 @@ def repeats_key(answers: pd.DataFrame, ks: Sequence[K], seeds: Sequence[int], si
 
 
 def cached_repeated_split_scores(answers: pd.DataFrame, ks: Sequence[K] = (20,), seeds: Sequence[int] | None = None,
-                                 store=None) -> pd.DataFrame:
+                                 store: bootstrap.Store | None = None) -> pd.DataFrame:
     """:func:`repeated_split_scores` (every signal and penalty) through ``store`` (``store(key,
     compute) -> frames``, ``helpers.data.analysis_cache.frame_store``) under :func:`repeats_key`;
     without a store, computed afresh. k is stored as text and restored (integers or 'half')."""
