@@ -172,7 +172,10 @@ facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)),
 # Holm's correction and {glue:text}`n_sig_bh` with Benjamini-Hochberg's (one-sided, level
 # {glue:text}`alpha:.2f`), against {glue:text}`n_sig_paper` by the paper's uncorrected rule; for the
 # MSP alone, {glue:text}`n_sig_holm_msp`, {glue:text}`n_sig_bh_msp` and {glue:text}`n_sig_paper_msp`
-# of {glue:text}`n_msp_tests`.
+# of {glue:text}`n_msp_tests`. Counting a model as supporting the claim when every one of its MSP
+# cells is significant after Holm's correction, the claim {glue:text}`verdict_holm`
+# ({glue:text}`n_supported_holm` of {glue:text}`n_models_tested`; {glue:text}`n_supported_bh` with
+# Benjamini-Hochberg's, {glue:text}`n_supported_paper` by the paper's rule).
 #
 # The paper's test is two-sided although the hypothesis is directional (correct answers should be
 # *more* confident). {glue:text}`n_below_chance` of the paper models' {glue:text}`n_cells` cells have

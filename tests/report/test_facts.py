@@ -378,6 +378,12 @@ def test_correctness_test_facts_on_the_real_data(paper, joined, real_boot):
     assert f.pair_lo < f.pair_mean < f.pair_hi and f.pair_lo > 0
     assert f.paired_verdict.startswith("on like-for-like cells the MSP ranks better")
     assert f.scored_chance == facts.NO_SCORED_AT_CHANCE
+    counts = testing.significant_cell_counts(corrected)
+    msp = counts[counts["signal"] == "msp"]
+    assert f.n_models_tested == 14 and f.n_supported_paper == 9    # the correctness chapter's verdict
+    assert f.n_supported_holm == int((msp["n_sig_holm"] == msp["n_cells"]).sum()) >= f.n_supported_paper
+    assert f.n_supported_bh >= f.n_supported_holm
+    assert f.verdict_holm == f"holds for {f.n_supported_holm} of 14 models"
 
 
 def test_calibration_interval_facts_on_the_real_data(joined, real_boot):

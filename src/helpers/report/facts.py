@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from helpers.analysis import abstention, cells, coverage, reproduction, significance
+from helpers.analysis import abstention, cells, coverage, reproduction, significance, testing
 from helpers.analysis import scored as scored_mod
 from helpers.analysis.abstention import BASE_THRESHOLD, KS
 from helpers.analysis.correlations import ACCURACY_PAIRS, CORRELATION_ALPHA, SIZE_PAIRS, correlation_table
@@ -557,6 +557,11 @@ class CorrectnessTestFacts:
     n_gpt_cells: int
     scored_chance: str
     paired_verdict: str
+    n_models_tested: int
+    n_supported_paper: int
+    n_supported_holm: int
+    n_supported_bh: int
+    verdict_holm: str
 
 
 def correctness_test_facts(corrected: pd.DataFrame, wilcoxon: dict, difference: dict, t_tests: pd.DataFrame,
@@ -569,6 +574,9 @@ def correctness_test_facts(corrected: pd.DataFrame, wilcoxon: dict, difference: 
     GPT cells and the share of its gap the GPT cells make; and the scored models at chance level."""
     tests = t_tests.set_index("cells")
     msp = corrected[corrected["signal"] == "msp"]
+    counts = testing.significant_cell_counts(corrected)
+    by_model = counts[counts["signal"] == "msp"]
+    supported = {rule: int((by_model[f"n_sig_{rule}"] == by_model["n_cells"]).sum()) for rule in ("paper", "holm", "bh")}
     pair_models = cells.split_scored(corrected)[0]
     n_pair_models = pair_models[pair_models["signal"] == "max_logit"]["model"].nunique()
     return CorrectnessTestFacts(
@@ -588,7 +596,9 @@ def correctness_test_facts(corrected: pd.DataFrame, wilcoxon: dict, difference: 
                         "on like-for-like cells the Max Logit ranks better, by a margin whose interval excludes 0"
                         if difference["hi"] < 0 else
                         "on like-for-like cells the interval of the difference includes 0, so neither signal "
-                        "is shown to rank better"))
+                        "is shown to rank better"),
+        n_models_tested=len(by_model), n_supported_paper=supported["paper"], n_supported_holm=supported["holm"],
+        n_supported_bh=supported["bh"], verdict_holm=words.verdict(supported["holm"], len(by_model)))
 
 
 _ROBUST_PAIRS = [f"{x}_{y}" for x, y in ACCURACY_PAIRS + SIZE_PAIRS]
