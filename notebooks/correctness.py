@@ -118,6 +118,13 @@ gpt_share = testing.gpt_gap_share(cells)
 tables.paired_signal_display(wilcoxon, difference, t_tests)
 
 # %% [markdown]
+# Per model, the same paired difference, averaged over the model's cells, with its 95% interval
+# and the share of resamples in which the MSP is ahead:
+
+# %%
+tables.paired_difference_display(bootstrap.paired_difference_intervals(boot))
+
+# %% [markdown]
 # ## AUROC per dataset
 #
 # The same numbers per dataset: the mean over the phrasings and, in brackets, the significant

@@ -241,3 +241,12 @@ def test_gain_band_display_by_hand():
     assert shown.loc["Yi 6B", ("Balanced", "splits with a gain (%)")] == "99.8"
     assert shown.loc["Yi 6B", ("Conservative", "paper's split")] == "48.5"
     assert shown.loc["Falcon 7B", ("Conservative", "abstained (%)")] == tables.NOT_APPLICABLE
+
+
+def test_paired_difference_display_by_hand():
+    differences = pd.DataFrame({"model": ["Yi-6b", "Falcon-7b"], "estimate": [4.255, -0.07], "lo": [3.9, -0.5],
+                                "hi": [4.61, 0.36], "share_positive": [1.0, 0.386]})
+    shown = tables.paired_difference_display(differences)
+    assert list(shown.index) == ["Falcon 7B", "Yi 6B"]
+    assert shown.loc["Falcon 7B"].tolist() == ["-0.07 [-0.50, 0.36]", "38.6"]
+    assert shown.loc["Yi 6B", "MSP − Max Logit AUROC (points)"] == "4.25 [3.90, 4.61]"

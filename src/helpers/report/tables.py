@@ -398,3 +398,16 @@ def summary_display(summary) -> pd.DataFrame:
              "evidence": getattr(summary, f"{chapter}_evidence"), "chapter": chapter}
             for chapter, (claim, statement) in SUMMARY_CLAIMS.items()]
     return pd.DataFrame(rows).set_index("claim")
+
+
+def paired_difference_display(differences: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """Per model (``bootstrap.paired_difference_intervals``: model, estimate, lo, hi, share_positive)
+    the paired MSP − Max Logit AUROC difference in points as 'estimate [lo, hi]' and the share of
+    resamples in which the MSP is ahead (%); model labels in display order."""
+    rows = differences.set_index("model").reindex(model_order(differences["model"]))
+    out = pd.DataFrame({
+        "MSP − Max Logit AUROC (points)": [interval_text(e, lo, hi, decimals)
+                                           for e, lo, hi in zip(rows["estimate"], rows["lo"], rows["hi"])],
+        "resamples with the MSP ahead (%)": (100 * rows["share_positive"]).map(lambda v: f"{v:.1f}").to_numpy()},
+        index=rows.index)
+    return out.rename(index=model_label).rename_axis(index="model")
