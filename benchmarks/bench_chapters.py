@@ -1,7 +1,10 @@
 """Chapter execution time: every chapter of the book executed by papermill on the full data.
 
-Target: the four claim chapters together in under 2 minutes. Executes a copy of the book in a
-temporary folder, so the executed chapters of the working tree are left as they are.
+Target: every chapter together in under 3 minutes with the default 1,000 bootstrap resamples and
+1,000 abstention splits (the four claim chapters, reported on their own too, in under 2 minutes).
+Executes a copy of the book in a temporary folder, so the executed chapters of the working tree are
+left as they are; the bootstrap and the repeated splits come from the analysis cache when an earlier
+run stored them (run twice to see both: the first run of a fresh checkout computes them).
 """
 
 import tempfile
@@ -25,6 +28,8 @@ def main() -> None:
             print(f"{name:14s} {times[name]:6.1f} s", flush=True)
     claims = sum(times[n] for n in CLAIMS if n in times)
     print(f"four claim chapters together: {claims:.1f} s (target < 120 s) {'OK' if claims < 120 else 'MISSED'}")
+    total = sum(times.values())
+    print(f"all {len(times)} chapters together: {total:.1f} s (target < 180 s) {'OK' if total < 180 else 'MISSED'}")
 
 
 if __name__ == "__main__":

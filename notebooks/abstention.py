@@ -41,19 +41,25 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 k = 20  # training answers per dataset in the main tables (an integer, or "half")
 example_models = ["Llama3-70b", "Mistral", "Yi-6b", "gpt-3.5-turbo"]  # drawn in the curve figures
+seeds = 1000  # random train/test splits of the repeated runs (seeds 0 ... seeds - 1; cached on disk)
+sweep_seeds = 200  # random splits per training size of the k sweep
 
 # %% tags=["hide-input"]
 import pandas as pd
 
 from helpers.analysis import abstention
+from helpers.analysis import abstention_repeats as repeats
 from helpers.analysis.scored import coverage
+from helpers.data.analysis_cache import frame_store
 from helpers.data.answers import load_answers
+from helpers.data.locations import analysis_cache_dir
 from helpers.data.parameters import check_parameters
 from helpers.data.vocabulary import PENALTIES, PENALTY_NAMES, is_scored, model_order
 from helpers.report import facts, figures, tables, words
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir,
-                 scores_dir=scores_dir, k=k, example_models=example_models)
+                 scores_dir=scores_dir, k=k, example_models=example_models, seeds=seeds,
+                 sweep_seeds=sweep_seeds)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 present = model_order(answers["model"].astype(str).unique())
@@ -200,6 +206,54 @@ tables.formatted(counts.rename(index=PENALTY_NAMES, level="penalty"), decimals={
 # With *k* = {glue:text}`variant_0` the claim {glue:text}`variant_0_verdict`. With *k* =
 # {glue:text}`variant_1` it {glue:text}`variant_1_verdict`.
 # More training answers make the chosen thresholds more reliable, fewer make them noisier.
+#
+# ## Over many splits
+#
+# Everything above hangs on one draw of the training answers: the paper's seed. To see how much of
+# it is luck, the whole recipe is repeated with {glue:text}`seeds` random splits (seeds 0, 1, ...),
+# each choosing its own thresholds on its own *k* = {glue:text}`k` training answers per dataset.
+# Per model and rule: the gain of the paper's split, the median gain over the splits with its
+# 5–95% range, the share of splits with a gain, and the median share of test questions abstained
+# on (MSP thresholds).
+
+# %%
+store = frame_store(analysis_cache_dir())
+repeated = repeats.cached_repeated_split_scores(answers, [k], range(seeds), store)
+bands = repeats.gain_bands(repeated, paper=table)
+tables.gain_band_display(bands)
+
+# %% [markdown]
+# Where the gain comes from: each model's median gain against the median share of questions it
+# abstains on, with both 5–95% ranges as error bars.
+
+# %%
+figures.gain_against_abstained(bands);
+
+# %% [markdown]
+# And how it depends on the amount of training data: the median gain and its 5–95% band against
+# *k* ({glue:text}`sweep_seeds` splits per *k*; "half" trains on half of each dataset's answers).
+
+# %%
+sweep = repeats.cached_repeated_split_scores(answers, repeats.SWEEP_KS, range(sweep_seeds), store)
+figures.gain_band_curves(repeats.k_sweep_bands(sweep));
+
+# %% tags=["hide-input"]
+facts.glue_facts(facts.abstention_repeat_facts(bands, repeats.gain_by_base(bands), seeds, sweep_seeds))
+
+# %% [markdown]
+# Over {glue:text}`seeds` splits, {glue:text}`n_median_gain_balanced` of the paper's
+# {glue:text}`n_repeat_models` models have a positive median gain under the balanced rule and
+# {glue:text}`n_median_gain_conservative` under the conservative one; {glue:text}`n_mostly_gain_balanced`
+# and {glue:text}`n_mostly_gain_conservative` gain in at least 95% of the splits. The paper's own
+# split falls outside the middle 90% of the splits for {glue:text}`n_paper_split_outer` model × rule
+# pairs. The mean gain is mostly the weak models': under the conservative rule the
+# {glue:text}`weak_n_conservative` models that lose points by always answering gain
+# {glue:text}`weak_gain_min_conservative:.1f` to {glue:text}`weak_gain_max_conservative:.1f` points
+# by abstaining on {glue:text}`weak_pct_min_conservative:.0f`–{glue:text}`weak_pct_max_conservative:.0f`%
+# of the questions (medians), while under the balanced rule the {glue:text}`strong_n_balanced`
+# models that score above zero by always answering gain
+# {glue:text}`strong_gain_min_balanced:.1f`–{glue:text}`strong_gain_max_balanced:.1f` points, abstaining
+# on at most {glue:text}`strong_pct_max_balanced:.0f`%.
 #
 # ## Verdict
 #

@@ -24,17 +24,21 @@ models = None  # model keys to include (None: all, including models we scored ou
 datasets = None  # dataset keys to include (None: all five)
 published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
 scores_dir = None  # folder of our own scores (None: data/scores)
+resamples = 1000  # question-bootstrap resamples behind every interval (cached on disk)
 
 # %% tags=["hide-input"]
+from helpers.analysis import bootstrap, testing
 from helpers.analysis import cells as analysis
 from helpers.analysis import metrics
-from helpers.analysis.scored import coverage
+from helpers.analysis.scored import chance_level_models, coverage
+from helpers.data.analysis_cache import frame_store
 from helpers.data.answers import load_answers
+from helpers.data.locations import analysis_cache_dir
 from helpers.data.parameters import check_parameters
 from helpers.report import facts, figures, tables
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir,
-                 scores_dir=scores_dir)
+                 scores_dir=scores_dir, resamples=resamples)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 
@@ -77,8 +81,33 @@ figures.reliability_diagram(reliability);
 calibration = analysis.calibration_by_model(answers)
 tables.calibration_display(calibration)
 
+# %% [markdown]
+# ## How sure are these numbers?
+#
+# Each error above is computed from one set of questions. To see how much it would move with other
+# questions of the same kind, the questions of each dataset are resampled with replacement
+# ({glue:text}`resamples` times, the same draw for every model) and every error recomputed; the
+# brackets give the 95% percentile interval. The errors are shown with three decimals, so that a
+# value near the tolerance can be placed on the right side of it. The last columns say where the
+# interval of the conventional equal-mass ECE lies against the tolerance of
+# {glue:text}`tolerance:.2f`, and which variant gives the largest error.
+
+# %%
+boot = bootstrap.cached_question_bootstrap(answers, resamples, store=frame_store(analysis_cache_dir()))
+model_intervals = bootstrap.model_intervals(boot)
+calibration_intervals = testing.calibration_intervals(boot)
+verdicts = testing.calibration_verdicts(boot)
+chance_level = chance_level_models(model_intervals)
+tables.calibration_verdict_display(verdicts, calibration_intervals)
+
+# %%
+figures.interval_dots(calibration_intervals, tables.CALIBRATION_INTERVAL_COLUMNS, "calibration error",
+                      reference=calibration_intervals["tolerance"].iloc[0], name="variant");
+
 # %% tags=["hide-input"]
-facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
+facts.glue_facts(facts.calibration_facts(calibration, coverage(answers), chance_level=chance_level),
+                 facts.calibration_interval_facts(verdicts, calibration_intervals, model_intervals, resamples,
+                                                  chance_level))
 
 # %% [markdown]
 # ## Verdict
@@ -95,6 +124,17 @@ facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
 # ({glue:text}`ece_min_model`) to {glue:text}`ece_max:.2f` ({glue:text}`ece_max_model`), and the
 # Spearman rank correlation of the two measures across models is {glue:text}`rank_rho:.2f`.
 #
+# **With the intervals.** Counting a model as miscalibrated only when the whole 95% interval of its
+# conventional error (column "{glue:text}`verdict_variant`") lies above the tolerance, the claim
+# {glue:text}`interval_verdict` ({glue:text}`n_above` above, {glue:text}`n_overlap` overlapping it,
+# {glue:text}`n_below` below; overlapping: {glue:text}`overlapping`). That column drives the
+# verdict; the other variants give the same verdict for {glue:text}`n_agree` of the {glue:text}`n_models`
+# models. {glue:text}`disagree` The model closest to the tolerance is {glue:text}`closest_model`:
+# its ECE is {glue:text}`closest_ece:.4f` with an interval of [{glue:text}`closest_lo:.4f`,
+# {glue:text}`closest_hi:.4f`], while its per-cell, equal-width error (the variant of the
+# correlation chapter) is {glue:text}`closest_uniform_cells:.4f`; the variants whose interval lies
+# above the tolerance for it: {glue:text}`closest_variants_above`.
+#
 # They disagree most for {glue:text}`changed_model` ({glue:text}`changed_paper:.2f` with the
 # paper's recipe, {glue:text}`changed_ece:.2f` with the weighted ECE). The half-open last bin is
 # the main source of such differences: the model with the most answers at an MSP of exactly 1.0
@@ -103,7 +143,7 @@ facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
 # is only comparable across studies when its binning, weighting and edge rule are stated.
 #
 # :::{container} scored-note
-# {glue:text}`scored`
+# {glue:text}`scored` {glue:text}`scored_interval`
 # :::
 
 # %% [markdown]

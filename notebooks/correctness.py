@@ -27,16 +27,20 @@ models = None  # model keys to include (None: all, including models we scored ou
 datasets = None  # dataset keys to include (None: all five)
 published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
 scores_dir = None  # folder of our own scores (None: data/scores)
+resamples = 1000  # question-bootstrap resamples behind every interval (cached on disk)
 
 # %% tags=["hide-input"]
+from helpers.analysis import bootstrap, testing
 from helpers.analysis import cells as analysis
-from helpers.analysis.scored import coverage
+from helpers.analysis.scored import chance_level_models, coverage
+from helpers.data.analysis_cache import frame_store
 from helpers.data.answers import load_answers
+from helpers.data.locations import analysis_cache_dir
 from helpers.data.parameters import check_parameters
 from helpers.report import facts, figures, tables
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir,
-                 scores_dir=scores_dir)
+                 scores_dir=scores_dir, resamples=resamples)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 
@@ -68,8 +72,57 @@ cells = analysis.cell_table(answers)
 per_model = analysis.model_metrics(cells)
 tables.formatted(tables.auroc_display(per_model))
 
+# %% [markdown]
+# The same per-model numbers with 95% intervals from a bootstrap over questions
+# ({glue:text}`resamples` resamples, the questions of each dataset drawn with replacement, the same
+# draw for every model and signal):
+
 # %%
-figures.auroc_dots(per_model);
+boot = bootstrap.cached_question_bootstrap(answers, resamples, store=frame_store(analysis_cache_dir()))
+model_intervals = bootstrap.model_intervals(boot)
+chance_level = chance_level_models(model_intervals)
+tables.interval_grid(model_intervals, tables.AUROC_INTERVAL_COLUMNS)
+
+# %%
+figures.interval_dots(model_intervals, {"auroc_msp": "MSP", "auroc_max_logit": "Max Logit"},
+                      "mean AUROC over the model's cells (%)", reference=50);
+
+# %% [markdown]
+# ## Corrected for the number of tests
+#
+# The paper runs {glue:text}`n_tests` Mann-Whitney tests (every paper model, dataset, phrasing and
+# signal) and counts those with a two-sided p below {glue:text}`significance`, without correcting
+# for their number. Since the hypothesis is directional (right answers more confident), the
+# corrected counts use one-sided p-values, adjusted over all {glue:text}`n_tests` tests with Holm's
+# method (the family-wise error rate stays below {glue:text}`alpha:.2f`) and with
+# Benjamini-Hochberg's (the expected share of false discoveries stays below it):
+
+# %%
+corrected = testing.corrected_cell_pvalues(cells)
+tables.corrected_counts_display(testing.significant_cell_counts(corrected))
+
+# %% [markdown]
+# ## MSP against Max Logit, paired
+#
+# The paper compares the two signals with an unpaired t-test of all MSP cells against all Max Logit
+# cells. The MSP side includes both GPT models, which have no Max Logit and the highest AUROCs. The
+# paired comparison uses only the cells where a model has both signals, the same questions on both
+# sides: a Wilcoxon signed-rank test of the per-cell differences, and a paired bootstrap interval
+# of their mean. The paper's test is kept below, on all cells and without the GPT cells.
+
+# %%
+wilcoxon = testing.signal_wilcoxon_test(cells)
+difference = testing.signal_difference_interval(boot)
+t_tests = testing.signal_t_tests(cells)
+gpt_share = testing.gpt_gap_share(cells)
+tables.paired_signal_display(wilcoxon, difference, t_tests)
+
+# %% [markdown]
+# Per model, the same paired difference, averaged over the model's cells, with its 95% interval
+# and the share of resamples in which the MSP is ahead:
+
+# %%
+tables.paired_difference_display(bootstrap.paired_difference_intervals(boot))
 
 # %% [markdown]
 # ## AUROC per dataset
@@ -85,7 +138,9 @@ tables.formatted(tables.auroc_grid_display(per_dataset, "msp"))
 tables.formatted(tables.auroc_grid_display(per_dataset, "max_logit"))
 
 # %% tags=["hide-input"]
-facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
+facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)),
+                 facts.correctness_test_facts(corrected, wilcoxon, difference, t_tests, gpt_share, model_intervals,
+                                              resamples, chance_level))
 
 # %% [markdown]
 # ## Verdict
@@ -111,13 +166,31 @@ facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
 # two-sample t-test, as in the paper, gives p = {glue:text}`t_p:.1e`. The paper reads this as
 # evidence that normalising the logits into probabilities improves the ranking.
 #
+# That test is not paired and not like for like: the GPT models' {glue:text}`n_gpt_cells` MSP cells
+# have no Max Logit counterpart, and they make {glue:text}`gpt_share_pct:.0f`% of the gap in means
+# ({glue:text}`paper_gap:.2f` points with them, {glue:text}`gap_without_gpt:.2f` without them, where
+# the same test gives p = {glue:text}`t_p_without_gpt:.1e`). On the {glue:text}`n_pairs` paired cells
+# of the {glue:text}`n_pair_models` models with both signals, the MSP is higher in
+# {glue:text}`n_pairs_positive`; the mean difference is {glue:text}`pair_mean:.2f` points (95%
+# paired bootstrap interval [{glue:text}`pair_lo:.2f`, {glue:text}`pair_hi:.2f`]) and a one-sided
+# Wilcoxon signed-rank test gives p = {glue:text}`wilcoxon_p:.1e`: {glue:text}`paired_verdict`.
+#
+# Corrected for the {glue:text}`n_tests` tests, {glue:text}`n_sig_holm` cells are significant with
+# Holm's correction and {glue:text}`n_sig_bh` with Benjamini-Hochberg's (one-sided, level
+# {glue:text}`alpha:.2f`), against {glue:text}`n_sig_paper` by the paper's uncorrected rule; for the
+# MSP alone, {glue:text}`n_sig_holm_msp`, {glue:text}`n_sig_bh_msp` and {glue:text}`n_sig_paper_msp`
+# of {glue:text}`n_msp_tests`. Counting a model as supporting the claim when every one of its MSP
+# cells is significant after Holm's correction, the claim {glue:text}`verdict_holm`
+# ({glue:text}`n_supported_holm` of {glue:text}`n_models_tested`; {glue:text}`n_supported_bh` with
+# Benjamini-Hochberg's, {glue:text}`n_supported_paper` by the paper's rule).
+#
 # The paper's test is two-sided although the hypothesis is directional (correct answers should be
 # *more* confident). {glue:text}`n_below_chance` of the paper models' {glue:text}`n_cells` cells have
 # an AUROC below 50%; switching to the one-sided test changes whether p < {glue:text}`significance`
 # in {glue:text}`n_sidedness_differs` of the {glue:text}`n_cells` cells.
 #
 # :::{container} scored-note
-# {glue:text}`scored`
+# {glue:text}`scored` {glue:text}`scored_chance`
 # :::
 
 # %% [markdown]

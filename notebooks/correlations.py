@@ -30,21 +30,28 @@ models = None  # model keys to include (None: all, including models we scored ou
 datasets = None  # dataset keys to include (None: all five)
 published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DIR or data/published)
 scores_dir = None  # folder of our own scores (None: data/scores)
+resamples = 1000  # question-bootstrap resamples behind every interval (cached on disk)
 
 # %% tags=["hide-input"]
+from helpers.analysis import bootstrap, testing
 from helpers.analysis import cells as analysis
 from helpers.analysis import correlations as corr
-from helpers.analysis.scored import coverage
+from helpers.analysis.scored import chance_level_models, coverage
+from helpers.data.analysis_cache import frame_store
 from helpers.data.answers import load_answers
+from helpers.data.locations import analysis_cache_dir
 from helpers.data.parameters import check_parameters
 from helpers.report import facts, figures, tables, words
 from helpers.report.tables import AXIS_LABELS as LABELS
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir,
-                 scores_dir=scores_dir)
+                 scores_dir=scores_dir, resamples=resamples)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 per_model = analysis.model_summary(answers)
+boot = bootstrap.cached_question_bootstrap(answers, resamples, store=frame_store(analysis_cache_dir()))
+model_intervals = bootstrap.model_intervals(boot)
+chance_level = chance_level_models(model_intervals)
 
 # %% [markdown]
 # ## The correlations
@@ -55,29 +62,49 @@ per_model = analysis.model_summary(answers)
 # %%
 tables.correlation_display(corr.correlation_table(per_model, corr.ACCURACY_PAIRS + corr.SIZE_PAIRS))
 
+# %% [markdown]
+# ## How much the correlations could move
+#
+# Fourteen points are few, and models of one family are not independent points. For each
+# correlation, Pearson's r and Spearman's ρ, the table gives: the Fisher z interval of r (which
+# assumes the points are independent draws from a normal population); a bootstrap interval over
+# questions ({glue:text}`resamples` resamples of the questions, every model recomputed on the same
+# draw); a bootstrap interval over models (the models drawn with replacement); a permutation
+# p-value (the y values shuffled against the x values); and the range of the estimate when one
+# model, or one family (Llama 2, Llama 3, Falcon, Yi, Mistral and Mixtral, SOLAR, GPT), is left
+# out. All intervals are 95%.
+
+# %%
+uncertainty = testing.correlation_uncertainty(per_model, boot)
+tables.correlation_uncertainty_display(uncertainty)
+
 # %% tags=["hide-input"]
-facts.glue_facts(facts.correlation_facts(per_model, coverage(answers)))
+facts.glue_facts(facts.correlation_facts(per_model, coverage(answers), chance_level),
+                 facts.correlation_uncertainty_facts(uncertainty, model_intervals, resamples, chance_level))
 
 # %% [markdown]
 # ## Accuracy and the MSP's AUROC
 #
 # Across the paper's {glue:text}`accuracy_auroc_msp_n` models there is
 # {glue:text}`accuracy_auroc_msp_words` between accuracy and the MSP's AUROC
-# ({glue:text}`accuracy_auroc_msp_stats`). {glue:text}`scored_auroc_msp`
+# ({glue:text}`accuracy_auroc_msp_stats`). With its uncertainty: {glue:text}`accuracy_auroc_msp_robust`.
+# {glue:text}`scored_auroc_msp`
 
 # %%
-figures.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], LABELS["auroc_msp"]);
+figures.scatter_with_intervals(per_model, model_intervals, "accuracy", "auroc_msp", LABELS["accuracy"],
+                               LABELS["auroc_msp"]);
 
 # %% [markdown]
 # ## Accuracy and the Max Logit's AUROC
 #
 # For the Max Logit, over the paper's {glue:text}`accuracy_auroc_max_logit_n` models that expose
 # logits, there is {glue:text}`accuracy_auroc_max_logit_words`
-# ({glue:text}`accuracy_auroc_max_logit_stats`). {glue:text}`scored_auroc_max_logit`
+# ({glue:text}`accuracy_auroc_max_logit_stats`). With its uncertainty:
+# {glue:text}`accuracy_auroc_max_logit_robust`. {glue:text}`scored_auroc_max_logit`
 
 # %%
-figures.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accuracy"],
-                       LABELS["auroc_max_logit"]);
+figures.scatter_with_intervals(per_model, model_intervals, "accuracy", "auroc_max_logit", LABELS["accuracy"],
+                               LABELS["auroc_max_logit"]);
 
 # %% [markdown]
 # ## Accuracy and calibration
@@ -86,11 +113,12 @@ figures.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accur
 # calibration table's value: ten bins of width 0.1, every bin weighted equally, computed per cell
 # and averaged over the model's cells ([the calibration chapter](calibration.ipynb) shows both). Between accuracy and
 # this error there is {glue:text}`accuracy_calibration_error_uniform_cells_words`
-# ({glue:text}`accuracy_calibration_error_uniform_cells_stats`).
+# ({glue:text}`accuracy_calibration_error_uniform_cells_stats`). With its uncertainty:
+# {glue:text}`accuracy_calibration_error_uniform_cells_robust`.
 
 # %%
-figures.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells", LABELS["accuracy"],
-                       LABELS["calibration_error_uniform_cells"]);
+figures.scatter_with_intervals(per_model, model_intervals, "accuracy", "calibration_error_uniform_cells",
+                               LABELS["accuracy"], LABELS["calibration_error_uniform_cells"]);
 
 # %% [markdown]
 # ## Model size
@@ -102,14 +130,22 @@ figures.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells
 # and accuracy show {glue:text}`params_b_accuracy_words` ({glue:text}`params_b_accuracy_stats`);
 # size and the calibration error show {glue:text}`params_b_calibration_error_uniform_cells_words`
 # ({glue:text}`params_b_calibration_error_uniform_cells_stats`). "Significant" in this chapter
-# means p < {glue:text}`alpha:.2f`, a much looser bar than the one used for single cells.
+# means p < {glue:text}`alpha:.2f`, a much looser bar than the one used for single cells. Where
+# Pearson's r and Spearman's ρ disagree, the words above say which finds what: with this few
+# models, a size relation that only one of them finds should not be called established. With
+# their uncertainty: size and MSP AUROC, {glue:text}`params_b_auroc_msp_robust`; size and accuracy,
+# {glue:text}`params_b_accuracy_robust`; size and Max Logit AUROC,
+# {glue:text}`params_b_auroc_max_logit_robust`.
+#
+# **Our scored models.** {glue:text}`scored_support`
 
 # %%
-figures.scatter_with_fit(per_model, "params_b", "auroc_msp", LABELS["params_b"], LABELS["auroc_msp"]);
+figures.scatter_with_intervals(per_model, model_intervals, "params_b", "auroc_msp", LABELS["params_b"],
+                               LABELS["auroc_msp"]);
 
 # %%
-figures.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_b"],
-                       LABELS["auroc_max_logit"]);
+figures.scatter_with_intervals(per_model, model_intervals, "params_b", "auroc_max_logit", LABELS["params_b"],
+                               LABELS["auroc_max_logit"]);
 
 # %% [markdown]
 # ## Exercises

@@ -59,3 +59,17 @@ def test_the_check_catches_a_misspelt_name(tmp_path, monkeypatch):
     fields = facts.field_names(facts.CorrectnessFacts)
     assert "verdict" in fields and "verdikt" not in fields
     assert GLUED.findall("the claim {glue:text}`verdikt` and {glue}`n_models`") == ["verdikt", "n_models"]
+
+
+PASTED = re.compile(r"\{glue(?::[a-z]+)?\}`([\w/.]+)::([A-Za-z_][A-Za-z0-9_]*)(?::[^`]*)?`")
+
+
+def test_the_introduction_pastes_fields_of_the_summary_chapter():
+    text = (REPO / "book" / "intro.md").read_text()
+    pasted = PASTED.findall(text)
+    # the document is named with its suffix, relative to book/ (myst-nb resolves it as a file)
+    assert {doc for doc, _ in pasted} == {"executed/summary.ipynb"} and "summary" in CHAPTERS
+    names = {name for _, name in pasted}
+    assert len(names) == 12 and names <= facts.field_names(*facts.CHAPTER_FACTS["summary"])
+    # a pasted key without a format spec would be misread by myst-nb (it splits the last ':')
+    assert all(re.search(rf"::{name}:[a-z]*s`", text) for name in names)

@@ -182,3 +182,31 @@ def test_real_gain_bands(real_repeats, published):
     curve = ar.gain_by_abstention(real_repeats)
     per_model = curve.groupby(["signal", "penalty", "model"])["share_splits"].sum()
     np.testing.assert_allclose(per_model, 1.0)
+
+
+def test_gain_by_base_splits_weak_from_strong_by_hand():
+    bands = pd.DataFrame({"k": 20, "signal": "msp", "penalty": 1,
+                          "model": ["Falcon-7b", "Llama-7b", "Yi-6b", "gpt-4-turbo", "mine"],
+                          "median_base_score": [-41.9, -18.8, 4.3, 73.3, -40.0],
+                          "median_gain": [41.4, 18.4, 9.4, 0.4, 39.0],
+                          "median_pct_abstained": [90.0, 80.7, 50.9, 4.7, 97.3]})
+    out = ar.gain_by_base(bands).set_index("group")
+    assert out.loc["weak", ["n_models", "gain_min", "gain_max", "pct_abstained_min", "pct_abstained_max"]].tolist() == \
+        [2, 18.4, 41.4, 80.7, 90.0]                        # the scored model is left out
+    assert out.loc["weak", "mean_gain"] == pytest.approx((41.4 + 18.4) / 2)
+    assert out.loc["strong", ["n_models", "gain_min", "gain_max", "pct_abstained_max"]].tolist() == [2, 0.4, 9.4, 50.9]
+
+
+def test_cached_repeats_equal_the_direct_run_and_are_stored_once(small, tmp_path):
+    from helpers.data import analysis_cache
+
+    store = analysis_cache.frame_store(tmp_path)
+    direct = ar.repeated_split_scores(small, [4, "half"], range(3))
+    first = ar.cached_repeated_split_scores(small, [4, "half"], range(3), store)
+    second = ar.cached_repeated_split_scores(small, [4, "half"], range(3), store)
+    assert len(list(tmp_path.iterdir())) == 1
+    for got in (first, second):
+        pd.testing.assert_frame_equal(got, direct, check_dtype=False)
+        assert set(got["k"]) == {4, "half"}
+    assert ar.repeats_key(small, [4, "half"], range(3)) != ar.repeats_key(small, [4, "half"], range(4))
+    assert ar.repeats_key(small, [4], range(3)) == ar.repeats_key(small.sample(frac=1, random_state=1), [4], range(3))

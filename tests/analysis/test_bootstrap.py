@@ -324,6 +324,22 @@ def test_cache_computes_once_and_misses_are_none(tmp_path):
     pd.testing.assert_frame_equal(first["table"], second["table"])
 
 
+def test_cached_bootstrap_is_stored_once_and_read_back_equal(small, small_boot, tmp_path):
+    store = analysis_cache.frame_store(tmp_path / "analysis")
+    first = bs.cached_question_bootstrap(small, 12, 11, store)
+    entries = sorted(p.name for p in (tmp_path / "analysis").iterdir())
+    assert entries == [f"{bs.bootstrap_key(small, 12, 11)}.zip"]
+    mtime = (tmp_path / "analysis" / entries[0]).stat().st_mtime_ns
+    second = bs.cached_question_bootstrap(small, 12, 11, store)
+    assert (tmp_path / "analysis" / entries[0]).stat().st_mtime_ns == mtime   # read, not rewritten
+    for boot in (first, second):
+        pd.testing.assert_frame_equal(boot.model_replicates, small_boot.model_replicates, check_dtype=False)
+    bs.cached_question_bootstrap(small, 13, 11, store)   # other settings, another entry
+    assert len(list((tmp_path / "analysis").iterdir())) == 2
+    no_store = bs.cached_question_bootstrap(small, 12, 11)
+    pd.testing.assert_frame_equal(no_store.cell_replicates, small_boot.cell_replicates)
+
+
 def test_cache_refuses_symbolic_links_and_bad_keys(tmp_path):
     real = tmp_path / "real"
     analysis_cache.write_frames(real, "f" * 16, {"t": pd.DataFrame({"a": [1]})})

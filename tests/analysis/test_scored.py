@@ -149,3 +149,12 @@ def test_a_scored_model_appears_next_to_the_paper(joined):
     assert not correctness["above_chance"] and 0 <= correctness["n_paper_lower"] <= 14
     position = scored.scored_positions(joined.models, "accuracy", "auroc_msp").iloc[0]
     assert position["r_paper"] == pytest.approx(0.8313, abs=1e-4) and position["r_with"] != position["r_paper"]
+
+
+def test_chance_level_models_are_scored_models_whose_interval_holds_50():
+    intervals = pd.DataFrame({"model": ["Falcon-7b", "mine", "yours", "theirs", "mine"],
+                              "statistic": ["auroc_msp", "auroc_msp", "auroc_msp", "auroc_msp", "accuracy"],
+                              "lo": [49.0, 47.6, 50.2, 40.0, 20.0], "hi": [51.0, 53.8, 60.0, 50.0, 80.0]})
+    # a paper model at chance is not ours to flag; 50 on the edge counts as included
+    assert scored.chance_level_models(intervals) == ["mine", "theirs"]
+    assert scored.chance_level_models(intervals, chance=45.0) == ["theirs"]

@@ -13,7 +13,7 @@ from helpers import book
 from helpers.data.scores import shown_keys
 
 REPO = Path(__file__).resolve().parents[2]
-CLAIMS = ["data", "calibration", "correctness", "correlations", "abstention"]
+CLAIMS = ["data", "calibration", "correctness", "correlations", "abstention", "summary"]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,11 @@ from scored_rows import TINY, with_tiny
 
 ROWS = {"cells.csv": 260, "models.csv": 14, "datasets.csv": 5, "correlations.csv": 3,
         # k in (20, 10, half) x scope (overall + 5 datasets) x penalty (1, 2) x 26 model-signals
-        "abstention.csv": 3 * 6 * 2 * (14 + 12)}
+        "abstention.csv": 3 * 6 * 2 * (14 + 12),
+        # 14 models x 8 statistics; 260 cells x (accuracy, AUROC); 260 cells; 7 pairs x (Pearson, Spearman)
+        "model_intervals.csv": 14 * 8, "cell_intervals.csv": 260 * 2, "cell_tests.csv": 260,
+        "correlation_uncertainty.csv": 7 * 2}
+RESAMPLES = "40"
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +20,7 @@ def written_dir(published_dir, tmp_path_factory, monkeypatch_module):
     out = tmp_path_factory.mktemp("tables")
     monkeypatch_module.setenv("MSP_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch_module.setenv("MSP_SCORES_DIR", str(tmp_path_factory.mktemp("no-scores")))
-    tables.main(["--out", str(out), "--published-dir", str(published_dir)])
+    tables.main(["--out", str(out), "--published-dir", str(published_dir), "--resamples", RESAMPLES])
     return out
 
 
@@ -64,7 +68,7 @@ def test_export_tables_rejects_mixed_shots(published):
 def test_cli_reads_scored_answers_only_when_asked(argv, include, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(tables, "load_answers", lambda *args, **kwargs: calls.append(kwargs) or "answers")
-    monkeypatch.setattr(tables, "export_tables", lambda answers: {"x.csv": pd.DataFrame({"a": [answers]})})
+    monkeypatch.setattr(tables, "export_tables", lambda answers, **kwargs: {"x.csv": pd.DataFrame({"a": [answers]})})
     tables.main(["--out", str(tmp_path), *argv])
     assert calls == [{"shots": 0, "include_scored": include}]
 
@@ -83,7 +87,7 @@ def written_with_scored(published, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tables, "load_answers",
                    lambda *args, include_scored, **kwargs: answers if include_scored else published)
-        tables.main(["--out", str(out), "--include-scored"])
+        tables.main(["--out", str(out), "--include-scored", "--resamples", RESAMPLES])
     return {name: (out / name).read_text().splitlines() for name in tables.COLUMNS}
 
 
@@ -93,8 +97,29 @@ def test_cli_with_scored_models_adds_their_rows_and_changes_no_paper_row(written
         joined = written_with_scored[name]
         ours = [line for line in joined if f",{TINY}," in f",{line}"]
         assert [line for line in joined if line not in ours] == plain, name
-        if name in ("datasets.csv", "correlations.csv"):
+        if name in ("datasets.csv", "correlations.csv", "cell_tests.csv", "correlation_uncertainty.csv"):
             assert ours == [], name
         else:
             assert ours, name
     assert len([line for line in written_with_scored["models.csv"] if line.startswith(TINY)]) == 1
+
+
+def test_cli_writes_intervals_and_corrected_pvalues(written):
+    intervals = written["model_intervals.csv"].set_index(["model", "statistic"])
+    acc = intervals.loc[("Llama3-70b", "accuracy")]
+    assert acc["lo"] < acc["estimate"] < acc["hi"] and acc["hi"] - acc["lo"] < 2 and acc["n_valid"] == 40
+    assert intervals.loc[("gpt-4-turbo", "auroc_max_logit"), "n_valid"] == 0
+    tests = written["cell_tests.csv"]
+    assert (tests["sig_paper"].sum(), tests["sig_holm"].sum(), tests["sig_bh"].sum()) == (212, 218, 231)
+    assert (tests["p_holm"] >= tests["p_one_sided"]).all() and (tests["p_bh"] >= tests["p_one_sided"]).all()
+    corr = written["correlation_uncertainty.csv"].set_index(["x", "y", "method"])
+    pearson = corr.loc[("accuracy", "auroc_msp", "pearson")]
+    assert round(pearson["estimate"], 2) == 0.83 and (round(pearson["fisher_lo"], 2), round(pearson["fisher_hi"], 2)) \
+        == (0.54, 0.95)
+    assert pd.isna(corr.loc[("accuracy", "auroc_msp", "spearman"), "fisher_lo"])
+
+
+def test_cli_refuses_a_bad_resample_count(capsys):
+    with pytest.raises(SystemExit):
+        tables.main(["--out", "x", "--resamples", "0"])
+    assert "--resamples must be at least 1, got 0" in capsys.readouterr().err

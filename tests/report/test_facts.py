@@ -116,10 +116,10 @@ def test_correlation_facts_by_hand():
     f = facts.correlation_facts(PER_MODEL, coverage_of([("mine", ["arc"], 5, 10)]))
     assert f.alpha == 0.05
     assert (f.accuracy_auroc_msp_n, f.accuracy_auroc_max_logit_n, f.params_b_auroc_msp_n) == (5, 4, 4)
-    assert f.accuracy_auroc_msp_words == "a strong positive correlation"
+    assert f.accuracy_auroc_msp_words == "a strong positive correlation (Pearson and Spearman agree)"
     assert f.accuracy_auroc_msp_stats.startswith("r = 1.00, p = ") and f.accuracy_auroc_msp_stats.endswith(
         "n = 5; Spearman ρ = 1.00")
-    assert f.accuracy_auroc_max_logit_words == "no significant correlation"
+    assert f.accuracy_auroc_max_logit_words == "no significant correlation (Pearson and Spearman agree)"
     assert facts.field_names(facts.CorrelationFacts) >= {
         f"{x}_{y}_{part}" for x, y in ACCURACY_PAIRS + SIZE_PAIRS for part in ("n", "words", "stats")}
     # mine: accuracy 55 -> the line predicts 67.5; it has 60: 7.5 points below
@@ -215,7 +215,7 @@ def test_verdict_detail_counts_the_pairs_below_base():
 
 def test_chapter_facts_and_field_names():
     assert list(facts.CHAPTER_FACTS) == ["data", "reproduction", "calibration", "correctness", "correlations",
-                                         "abstention", "own_model"]
+                                         "abstention", "own_model", "summary"]
     names = facts.field_names(facts.CorrectnessFacts, facts.CalibrationFacts)
     assert {"n_supported", "t_p", "n_miscalibrated", "rank_rho", "scored"} <= names
     assert facts.field_names() == set()
@@ -296,11 +296,15 @@ def test_calibration_facts_on_the_real_data(paper, joined):
 def test_correlation_facts_on_the_real_data(paper, joined):
     f = facts.correlation_facts(paper.models, paper.coverage)
     assert (f.accuracy_auroc_msp_n, f.accuracy_auroc_max_logit_n, f.params_b_auroc_msp_n) == (14, 12, 12)
-    assert f.accuracy_auroc_msp_words == f.accuracy_auroc_max_logit_words == "a strong positive correlation"
+    agree = " (Pearson and Spearman agree)"
+    assert f.accuracy_auroc_msp_words == f.accuracy_auroc_max_logit_words == "a strong positive correlation" + agree
     assert f.accuracy_auroc_msp_stats.startswith("r = 0.83, p = 2.3e-04, n = 14; Spearman ρ = ")
-    assert f.accuracy_calibration_error_uniform_cells_words == "no significant correlation"
-    assert f.params_b_auroc_msp_words == "a moderate positive correlation"  # r 0.58, p 0.049
-    assert f.params_b_accuracy_words == "no significant correlation"  # p 0.071
+    assert f.accuracy_calibration_error_uniform_cells_words == "no significant correlation" + agree
+    # the size relations hang on the statistic: r 0.58, p 0.048 but ρ 0.40, p 0.20; r p 0.071 but ρ p 0.047
+    assert f.params_b_auroc_msp_words == ("a moderate positive correlation by Pearson's r but no significant "
+                                          "correlation by Spearman's ρ")
+    assert f.params_b_accuracy_words == ("no significant correlation by Pearson's r but a moderate positive "
+                                         "correlation by Spearman's ρ")
     assert (f.scored_auroc_msp, f.scored_auroc_max_logit) == ("", "")
     with_tiny = facts.correlation_facts(joined.models, joined.coverage)
     assert dataclasses.replace(with_tiny, scored_auroc_msp="", scored_auroc_max_logit="") == f
@@ -339,8 +343,129 @@ def test_own_model_facts_on_the_real_data(joined):
         f"against at least 817 for the paper's models). Its accuracy, averaged over its cells as in the paper, is "
         f"{overview['accuracy']:.1f}%")
     assert "with 2 of its 4 MSP cells significantly above chance, so its MSP is not distinguishable" in f.how_it_did
+    assert "carries no information" not in f.how_it_did
+    at_chance = facts.own_model_facts(TINY, joined.models, joined.cells, table, joined.coverage, splits, 20,
+                                      chance_level=[TINY])
+    assert ("its MSP is not distinguishable from chance: its AUROC interval includes 50%, so its confidence carries "
+            "no information about correctness") in at_chance.how_it_did
     assert f.alignment == f"For {TINY}, on ARC-Challenge and MMLU its questions are the paper's at the same positions."
     run = abstention.scored_abstention(table, 20).iloc[0]
     assert f.abstention.startswith(f"{TINY} scores {run['base_1']:.1f} by always answering and "
                                    f"{run['score_1']:.1f} with its learnt MSP threshold under the balanced rule "
                                    f"({run['gain_1']:+.1f} points)")
+
+
+# ---- uncertainty of the claims ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_boot(joined):
+    from helpers.analysis import bootstrap
+
+    return bootstrap.question_bootstrap(joined.answers, n_resamples=60)
+
+
+def test_correctness_test_facts_on_the_real_data(paper, joined, real_boot):
+    from helpers.analysis import bootstrap, testing
+
+    corrected = testing.corrected_cell_pvalues(paper.cells)
+    f = facts.correctness_test_facts(corrected, testing.signal_wilcoxon_test(paper.cells),
+                                     testing.signal_difference_interval(real_boot), testing.signal_t_tests(paper.cells),
+                                     testing.gpt_gap_share(paper.cells), bootstrap.model_intervals(real_boot), 60)
+    assert (f.n_tests, f.n_sig_paper, f.n_sig_holm, f.n_sig_bh, f.n_msp_tests) == (260, 212, 218, 231, 140)
+    assert (f.n_pairs, f.n_pair_models, f.n_gpt_cells) == (120, 12, 20)
+    assert f.wilcoxon_p == pytest.approx(1.45e-7 / 2, rel=0.05)        # one-sided half of the two-sided 1.45e-7
+    assert round(f.gpt_share_pct) == 52 and f.gap_without_gpt == pytest.approx(f.pair_mean)
+    assert f.pair_lo < f.pair_mean < f.pair_hi and f.pair_lo > 0
+    assert f.paired_verdict.startswith("on like-for-like cells the MSP ranks better")
+    assert f.scored_chance == facts.NO_SCORED_AT_CHANCE
+    counts = testing.significant_cell_counts(corrected)
+    msp = counts[counts["signal"] == "msp"]
+    assert f.n_models_tested == 14 and f.n_supported_paper == 9    # the correctness chapter's verdict
+    assert f.n_supported_holm == int((msp["n_sig_holm"] == msp["n_cells"]).sum()) >= f.n_supported_paper
+    assert f.n_supported_bh >= f.n_supported_holm
+    assert f.verdict_holm == f"holds for {f.n_supported_holm} of 14 models"
+
+
+def test_calibration_interval_facts_on_the_real_data(joined, real_boot):
+    from helpers.analysis import bootstrap, testing
+
+    model_intervals = bootstrap.model_intervals(real_boot)
+    f = facts.calibration_interval_facts(testing.calibration_verdicts(real_boot), testing.calibration_intervals(real_boot),
+                                         model_intervals, 60, chance_level=[TINY])
+    assert (f.n_above, f.n_overlap, f.n_below, f.overlapping) == (13, 1, 0, "Yi 34B")
+    assert f.interval_verdict == "holds for 13 of 14 models" and f.verdict_variant == "ECE equal-mass"
+    assert (f.closest_model, round(f.closest_ece, 4), round(f.closest_uniform_cells, 4)) == ("Yi 34B", 0.0486, 0.0977)
+    assert f.closest_lo < 0.05 < f.closest_hi and f.closest_variants_above == "per-cell, equal-width"
+    assert f.disagree == ("For Yi 34B the variants disagree: the interval lies above the tolerance for per-cell, "
+                          "equal-width only.")
+    assert f.scored_interval.startswith(f"The MSP AUROC of {TINY} is ")
+    assert f.scored_interval.endswith("which includes 50%: its confidence carries no information about correctness.")
+
+
+def test_calibration_facts_do_not_call_a_chance_level_model_calibrated(joined):
+    f = facts.calibration_facts(joined.calibration, joined.coverage, tolerance=0.95, chance_level=[TINY])
+    assert "calibrated within the tolerance" not in f.scored
+    assert "is not called calibrated, since its confidence carries no information about correctness" in f.scored
+
+
+def test_correlation_facts_say_a_chance_level_point_is_not_support(joined):
+    f = facts.correlation_facts(joined.models, joined.coverage, chance_level=[TINY])
+    assert f.scored_auroc_msp.endswith("a chance-level point, with leverage on r but no evidence, so it is not support.")
+    assert "chance-level" not in facts.correlation_facts(joined.models, joined.coverage).scored_auroc_msp
+
+
+def test_correlation_uncertainty_facts_on_the_real_data(paper, real_boot):
+    from helpers.analysis import bootstrap, testing
+
+    uncertainty = testing.correlation_uncertainty(paper.models, real_boot, n_permutations=2000, n_model_resamples=2000)
+    f = facts.correlation_uncertainty_facts(uncertainty, bootstrap.model_intervals(real_boot), 60)
+    assert f.accuracy_auroc_msp_robust.startswith("r = 0.83, Fisher z [0.54, 0.95], over questions [")
+    assert "leaving one family out, r runs from 0.75 (without GPT) to 0.89 (without SOLAR)" in f.accuracy_auroc_msp_robust
+    assert f.scored_support == facts.NO_SCORED_AT_CHANCE
+
+
+def test_abstention_repeat_facts_by_hand():
+    from helpers.analysis import abstention_repeats as ar
+
+    bands = pd.DataFrame({"k": 20, "signal": "msp", "penalty": [1, 1, 2, 2], "model": ["Falcon-7b", "gpt-4-turbo"] * 2,
+                          "median_gain": [41.4, 0.4, 111.5, -0.1], "share_gain_positive": [1.0, 0.71, 1.0, 0.4],
+                          "median_base_score": [-41.9, 73.3, -112.8, 59.9], "median_pct_abstained": [90.0, 4.7, 98.0, 12.9],
+                          "paper_gain_quantile": [0.22, 0.45, 0.97, 0.5]})
+    f = facts.abstention_repeat_facts(bands, ar.gain_by_base(bands), 1000, 200)
+    assert (f.n_repeat_models, f.n_median_gain_balanced, f.n_median_gain_conservative) == (2, 2, 1)
+    assert (f.n_mostly_gain_balanced, f.n_mostly_gain_conservative, f.n_paper_split_outer) == (1, 1, 1)
+    assert (f.weak_n_conservative, f.weak_pct_min_conservative, f.weak_gain_max_conservative) == (1, 98.0, 111.5)
+    assert (f.strong_n_balanced, f.strong_gain_min_balanced, f.strong_pct_max_balanced) == (1, 0.4, 4.7)
+
+
+def test_summary_facts_and_table_by_hand():
+    from types import SimpleNamespace as NS
+
+    from helpers.report import tables
+
+    f = facts.summary_facts(
+        NS(interval_verdict="holds for 13 of 14 models", verdict_variant="ECE equal-mass", n_above=13,
+           closest_model="Yi 34B", closest_ece=0.048608, closest_lo=0.045069, closest_hi=0.053895),
+        NS(verdict="holds for 12 of 14 models"),
+        NS(n_sig_holm_msp=122, n_msp_tests=140, n_sig_paper_msp=119, n_pairs=120, pair_mean=2.1863, pair_lo=2.0005,
+           pair_hi=2.379, paper_gap=4.5317, gpt_share_pct=51.76),
+        NS(accuracy_auroc_msp_words="a strong positive correlation (Pearson and Spearman agree)",
+           accuracy_calibration_error_uniform_cells_words="no significant correlation (Pearson and Spearman agree)"),
+        NS(accuracy_auroc_msp_robust="r = 0.83, Fisher z [0.54, 0.95]"),
+        NS(verdict="holds", k=20),
+        NS(seeds=1000, n_median_gain_balanced=14, n_repeat_models=14, weak_gain_min_conservative=27.98,
+           weak_gain_max_conservative=111.48, weak_pct_min_conservative=49.68, weak_pct_max_conservative=98.03,
+           strong_gain_min_balanced=0.252, strong_gain_max_balanced=9.435))
+    assert f.calibration_evidence == ("the 95% interval of the conventional ECE (ECE equal-mass) lies above the "
+                                      "tolerance for 13 models; closest: Yi 34B, 0.0486 [0.0451, 0.0539]")
+    assert f.correctness_evidence == ("122 of 140 MSP cells significant after Holm's correction (119 by the paper's "
+                                      "uncorrected rule); MSP − Max Logit on 120 paired cells 2.19 [2.00, 2.38] points, "
+                                      "of which the paper's unpaired gap of 4.53 owes 52% to the GPT cells")
+    assert f.abstention_verdict == "holds on the paper's split (k = 20)"
+    assert f.abstention_evidence.endswith("gain 28–111 points by abstaining on 50–98% (conservative), the others "
+                                          "0.3–9.4 points (balanced)")
+    assert f.correlations_evidence == "r = 0.83, Fisher z [0.54, 0.95]"
+    shown = tables.summary_display(f)
+    assert list(shown["chapter"]) == ["calibration", "correctness", "correlations", "abstention"]
+    assert shown.loc["miscalibrated", "our verdict"] == "holds for 13 of 14 models"
+    assert f.calibration_paper == tables.SUMMARY_CLAIMS["calibration"][1]

@@ -164,3 +164,42 @@ def test_gain_figure_works_with_one_signal(synthetic):
     assert set(table["signal"]) == {"msp"}
     fig = figures.abstention_gains(table, k=4)
     assert [ax.get_title() for ax in fig.get_axes()] == ["balanced score", "conservative score"]
+
+
+# ---- intervals and repeated splits -------------------------------------------------------------
+
+INTERVALS = pd.DataFrame({"model": ["Yi-6b", "Falcon-7b", "my-model", "Falcon-7b"],
+                          "statistic": ["auroc_msp", "auroc_msp", "auroc_msp", "auroc_max_logit"],
+                          "estimate": [70.0, 51.0, 50.5, 52.0], "lo": [69.0, 50.0, 47.0, 50.5],
+                          "hi": [71.0, 52.5, 54.0, 53.0]})
+
+
+def test_interval_dots_draw_one_error_bar_per_model_and_statistic():
+    fig = figures.interval_dots(INTERVALS, {"auroc_msp": "MSP", "auroc_max_logit": "Max Logit"}, "AUROC", reference=50)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Falcon 7B", "Yi 6B", "my-model"]
+    assert len(ax.containers) == 2                       # one errorbar container per statistic
+    msp = ax.containers[0]
+    assert msp.lines[0].get_xdata().tolist() == [70.0, 51.0, 50.5]
+    assert [t.get_fontweight() for t in ax.get_yticklabels()][-1] == "bold"
+
+
+def test_scatter_with_intervals_adds_bars_to_the_fit():
+    models = pd.DataFrame({"model": ["Yi-6b", "Falcon-7b", "Mistral", "my-model"], "accuracy": [60.0, 30.0, 50.0, 20.0],
+                           "auroc_msp": [70.0, 51.0, 65.0, 50.5]})
+    fig = figures.scatter_with_intervals(models, INTERVALS, "accuracy", "auroc_msp")
+    bars = [c for c in fig.axes[0].containers if c.has_yerr]
+    assert len(bars) == 3                                # Mistral has no interval, so no bar
+    assert "Pearson r" in fig.axes[0].get_title()
+
+
+def test_gain_figures_have_a_panel_per_rule():
+    bands = pd.DataFrame({"k": [5, 20, 5, 20] * 2, "signal": "msp", "penalty": [1, 1, 1, 1, 2, 2, 2, 2],
+                          "model": ["Yi-6b", "Yi-6b", "my-model", "my-model"] * 2,
+                          "median_gain": np.arange(8.0), "gain_lo": np.arange(8.0) - 1, "gain_hi": np.arange(8.0) + 1,
+                          "median_pct_abstained": 10.0, "pct_abstained_lo": 5.0, "pct_abstained_hi": 20.0})
+    curves = figures.gain_band_curves(bands)
+    assert [ax.get_title() for ax in curves.axes] == ["balanced score", "conservative score"]
+    assert [t.get_text() for t in curves.axes[0].get_xticklabels()] == ["5", "20"]
+    scatter = figures.gain_against_abstained(bands[bands["k"] == 20])
+    assert len(scatter.axes) == 2 and len(scatter.axes[0].containers) == 2

@@ -172,3 +172,103 @@ def test_row_labels_note_a_scored_model_short_of_the_run(published):
     labels = tables.row_labels(real(published, with_tiny=True).abstention, 20)
     assert labels[TINY] == f"{TINY} (ours; arc, mmlu only)"
     assert labels["Mistral"] == "Mistral 7B" and len(labels) == 15
+
+
+# ---- intervals ------------------------------------------------------------------------------------
+
+def test_interval_text_by_hand():
+    assert tables.interval_text(81.66, 80.94, 82.51) == "81.7 [80.9, 82.5]"
+    assert tables.interval_text(0.0486077, 0.0450690, 0.0538953, decimals=4) == "0.0486 [0.0451, 0.0539]"
+    assert tables.interval_text(0.817, 0.809, 0.825, scale=100) == "81.7 [80.9, 82.5]"
+    assert tables.interval_text(51.0, np.nan, np.nan) == "51.0"
+    assert tables.interval_text(np.nan, 1.0, 2.0) == tables.NOT_APPLICABLE
+
+
+INTERVALS = pd.DataFrame({
+    "model": ["gpt-4-turbo", "gpt-4-turbo", "Falcon-7b", "Falcon-7b", "mine", "mine"],
+    "statistic": ["auroc_msp", "auroc_max_logit"] * 3,
+    "estimate": [85.04, np.nan, 51.25, 50.0, 50.9, 46.8], "lo": [84.0, np.nan, 50.1, 49.0, 47.6, 43.6],
+    "hi": [86.06, np.nan, 52.3, 51.04, 53.8, 50.8]})
+
+
+def test_interval_grid_orders_models_labels_ours_and_marks_missing():
+    grid = tables.interval_grid(INTERVALS, {"auroc_msp": "MSP", "auroc_max_logit": "Max Logit"})
+    assert list(grid.index) == ["Falcon 7B", "GPT4 Turbo", "mine (ours)"]
+    assert list(grid.columns) == ["MSP", "Max Logit"]
+    assert grid.loc["Falcon 7B"].tolist() == ["51.2 [50.1, 52.3]", "50.0 [49.0, 51.0]"]
+    assert grid.loc["GPT4 Turbo", "Max Logit"] == tables.NOT_APPLICABLE
+
+
+def test_calibration_verdict_display_by_hand():
+    assert list(tables.CALIBRATION_INTERVAL_COLUMNS) == ["calibration_error_paper", "ece_equal_mass", "ece_equal_width",
+                                                         "calibration_error_uniform_cells"]
+    intervals = pd.DataFrame({"model": ["Yi-34b"] * 4, "variant": list(tables.CALIBRATION_INTERVAL_COLUMNS),
+                              "estimate": [0.0486, 0.04861, 0.0482, 0.0977], "lo": [0.045, 0.0451, 0.044, 0.097],
+                              "hi": [0.0539, 0.0539, 0.053, 0.116]})
+    verdicts = pd.DataFrame({"model": ["Yi-34b"], "above": [False], "below": [False],
+                             "largest_variant": ["calibration_error_uniform_cells"]})
+    shown = tables.calibration_verdict_display(verdicts, intervals)
+    assert shown.loc["Yi 34B", "ECE equal-mass"] == "0.049 [0.045, 0.054]"
+    assert shown.loc["Yi 34B", "per-cell, equal-width"] == "0.098 [0.097, 0.116]"
+    assert shown.loc["Yi 34B", "interval against the tolerance"] == "overlaps"
+    assert shown.loc["Yi 34B", "largest variant"] == "per-cell, equal-width"
+
+
+def test_corrected_counts_display_by_hand():
+    counts = pd.DataFrame({"model": ["gpt-4-turbo", "Falcon-7b", "Falcon-7b"], "signal": ["msp", "msp", "max_logit"],
+                           "n_cells": [10, 10, 10], "n_sig_paper": [10, 2, 1], "n_sig_one_sided": [10, 5, 3],
+                           "n_sig_holm": [10, 3, 1], "n_sig_bh": [10, 4, 2]})
+    shown = tables.corrected_counts_display(counts)
+    assert list(shown.index) == ["Falcon 7B", "GPT4 Turbo"]
+    assert shown.loc["Falcon 7B", ("MSP", "Holm")] == "3 / 10"
+    assert shown.loc["Falcon 7B", ("Max Logit", "Benjamini-Hochberg")] == "2 / 10"
+    assert shown.loc["GPT4 Turbo", ("Max Logit", "Holm")] == tables.NOT_APPLICABLE
+    assert shown.loc["GPT4 Turbo", ("MSP", "paper (p < 10⁻⁴)")] == "10 / 10"
+
+
+def test_correlation_uncertainty_display_by_hand():
+    row = {"x": "accuracy", "y": "auroc_msp", "n": 14, "p": 0.0002, "question_lo": 0.82, "question_hi": 0.85,
+           "model_lo": 0.49, "model_hi": 0.98, "lomo_min": 0.763, "lomo_max": 0.891, "lofo_min": 0.75,
+           "lofo_max": 0.89}
+    frame = pd.DataFrame([{**row, "method": "pearson", "estimate": 0.8313, "fisher_lo": 0.54, "fisher_hi": 0.95,
+                           "permutation_p": 0.0004},
+                          {**row, "method": "spearman", "estimate": 0.7846, "fisher_lo": np.nan,
+                           "fisher_hi": np.nan, "permutation_p": 0.0012}])
+    shown = tables.correlation_uncertainty_display(frame)
+    pearson = shown.loc[("accuracy (%)", "MSP AUROC (%)", "Pearson r")]
+    assert (pearson["estimate"], pearson["Fisher z"], pearson["leave one model out"]) == ("0.83", "[0.54, 0.95]",
+                                                                                        "[0.76, 0.89]")
+    spearman = shown.loc[("accuracy (%)", "MSP AUROC (%)", "Spearman ρ")]
+    assert (spearman["Fisher z"], spearman["permutation p"]) == (tables.NOT_APPLICABLE, "0.0012")
+
+
+def test_paired_signal_display_labels_the_papers_test():
+    t_tests = pd.DataFrame({"cells": ["all", "without_gpt"], "n_msp": [140, 120], "n_max_logit": [120, 120],
+                            "gap": [4.5317, 2.1863], "p": [8.8e-5, 0.0257]})
+    shown = tables.paired_signal_display({"n_pairs": 120, "p_one_sided": 7.25e-8},
+                                         {"estimate": 2.1863, "lo": 2.0005, "hi": 2.379}, t_tests)
+    assert shown.iloc[0].tolist() == ["120 / 120", "2.19 [2.00, 2.38]", "7.2e-08"]
+    assert list(shown.index[1:]) == ["the paper's unpaired t-test, all cells", "the paper's t-test without the GPT cells"]
+    assert shown.iloc[1].tolist() == ["140 / 120", "4.53", "8.8e-05"]
+
+
+def test_gain_band_display_by_hand():
+    bands = pd.DataFrame({"k": 20, "signal": "msp", "penalty": [1, 1, 2], "model": ["Yi-6b", "Falcon-7b", "Yi-6b"],
+                          "median_gain": [9.44, 41.38, 48.7], "gain_lo": [4.48, 37.5, 42.27], "gain_hi": [10.49, 41.78, 49.53],
+                          "share_gain_positive": [0.998, 1.0, 1.0], "median_pct_abstained": [50.91, 89.98, 76.5],
+                          "paper_gain": [10.298, 40.767, 48.542]})
+    shown = tables.gain_band_display(bands)
+    assert list(shown.index) == ["Falcon 7B", "Yi 6B"]
+    assert shown.loc["Yi 6B", ("Balanced", "median gain [5%, 95%]")] == "9.4 [4.5, 10.5]"
+    assert shown.loc["Yi 6B", ("Balanced", "splits with a gain (%)")] == "99.8"
+    assert shown.loc["Yi 6B", ("Conservative", "paper's split")] == "48.5"
+    assert shown.loc["Falcon 7B", ("Conservative", "abstained (%)")] == tables.NOT_APPLICABLE
+
+
+def test_paired_difference_display_by_hand():
+    differences = pd.DataFrame({"model": ["Yi-6b", "Falcon-7b"], "estimate": [4.255, -0.07], "lo": [3.9, -0.5],
+                                "hi": [4.61, 0.36], "share_positive": [1.0, 0.386]})
+    shown = tables.paired_difference_display(differences)
+    assert list(shown.index) == ["Falcon 7B", "Yi 6B"]
+    assert shown.loc["Falcon 7B"].tolist() == ["-0.07 [-0.50, 0.36]", "38.6"]
+    assert shown.loc["Yi 6B", "MSP − Max Logit AUROC (points)"] == "4.25 [3.90, 4.61]"

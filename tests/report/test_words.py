@@ -140,3 +140,16 @@ def test_describe_alignment():
         "there are other ones.")
     assert words.describe_alignment(splits.iloc[:0], none="None.") == "None."
     assert words.describe_alignment(splits.iloc[:0]) == ""
+
+
+@pytest.mark.parametrize("r, p, rho, p_rho, text", [
+    (0.83, 0.0002, 0.78, 0.0009, "a strong positive correlation (Pearson and Spearman agree)"),
+    (0.58, 0.048, 0.40, 0.195, "a moderate positive correlation by Pearson's r but no significant correlation "
+                               "by Spearman's ρ"),
+    (0.54, 0.071, 0.58, 0.047, "no significant correlation by Pearson's r but a moderate positive correlation "
+                               "by Spearman's ρ"),
+    (-0.21, 0.47, -0.31, 0.29, "no significant correlation (Pearson and Spearman agree)"),
+    (0.9, 0.01, float("nan"), float("nan"), "a strong positive correlation"),
+])
+def test_describe_correlations_names_the_statistic_when_they_disagree(r, p, rho, p_rho, text):
+    assert words.describe_correlations(r, p, rho, p_rho) == text

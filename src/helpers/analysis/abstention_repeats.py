@@ -26,13 +26,15 @@ curves of these against k.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from helpers.analysis import abstention
+from helpers.analysis import abstention, bootstrap
 from helpers.analysis.abstention import BASE_THRESHOLD, K
 from helpers.data import vocabulary
 from helpers.data.schema import grade_columns
@@ -399,3 +401,47 @@ def k_sweep_bands(sweep: pd.DataFrame, low: float = LOW, high: float = HIGH) -> 
     order = {k: i for i, k in enumerate(ks)}
     return (bands.assign(_k=bands["k"].map(order)).sort_values(["signal", "penalty", "model", "_k"], kind="stable")
             .drop(columns="_k").reset_index(drop=True))
+
+
+def gain_by_base(bands: pd.DataFrame) -> pd.DataFrame:
+    """Where the mean gain comes from: the paper's models of :func:`gain_bands` split, per k × signal
+    × penalty, by whether always answering loses points (median Base <= 0: 'weak') or not
+    ('strong'): group, n_models, mean_gain (mean of the median gains), gain_min / gain_max and
+    pct_abstained_min / pct_abstained_max (ranges of the models' medians). Groups without a model are
+    left out."""
+    paper = bands[~bands["model"].map(vocabulary.is_scored)]
+    rows = []
+    for key, part in paper.groupby(["k", "signal", "penalty"], sort=False):
+        for group, members in (("weak", part[part["median_base_score"] <= 0]),
+                               ("strong", part[part["median_base_score"] > 0])):
+            if members.empty:
+                continue
+            gain, pct = members["median_gain"], members["median_pct_abstained"]
+            rows.append((*key, group, len(members), float(gain.mean()), float(gain.min()), float(gain.max()),
+                         float(pct.min()), float(pct.max())))
+    return pd.DataFrame(rows, columns=["k", "signal", "penalty", "group", "n_models", "mean_gain", "gain_min",
+                                       "gain_max", "pct_abstained_min", "pct_abstained_max"])
+
+
+def repeats_key(answers: pd.DataFrame, ks: Sequence[K], seeds: Sequence[int], signals: Sequence[str] = SIGNALS,
+                penalties: Sequence[float] = PENALTIES) -> str:
+    """Hex SHA-256 of the answers :func:`repeated_split_scores` reads (order-independent, as
+    ``bootstrap.bootstrap_key``) and of its settings."""
+    settings = {"ks": [str(k) for k in ks], "seeds": [int(s) for s in seeds], "signals": list(signals),
+                "penalties": [float(p) for p in penalties], "columns": COLUMNS, "data": bootstrap.answers_hash(answers)}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def cached_repeated_split_scores(answers: pd.DataFrame, ks: Sequence[K] = (20,), seeds: Sequence[int] | None = None,
+                                 store: bootstrap.Store | None = None) -> pd.DataFrame:
+    """:func:`repeated_split_scores` (every signal and penalty) through ``store`` (``store(key,
+    compute) -> frames``, ``helpers.data.analysis_cache.frame_store``) under :func:`repeats_key`;
+    without a store, computed afresh. k is stored as text and restored (integers or 'half')."""
+    seeds = list(range(N_SEEDS)) if seeds is None else [int(s) for s in seeds]
+    if store is None:
+        return repeated_split_scores(answers, ks, seeds)
+    frames = store(repeats_key(answers, ks, seeds),
+                   lambda: {"scores": repeated_split_scores(answers, ks, seeds).astype({"k": str})})
+    scores = frames["scores"].copy()
+    scores["k"] = pd.Series([k if k == "half" else int(k) for k in scores["k"]], index=scores.index, dtype=object)
+    return scores

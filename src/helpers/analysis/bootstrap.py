@@ -48,7 +48,7 @@ import hashlib
 import json
 from multiprocessing import cpu_count
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -677,6 +677,12 @@ def _data_hash(answers: pd.DataFrame) -> str:
     return hashlib.sha256(rows.tobytes()).hexdigest()
 
 
+def answers_hash(answers: pd.DataFrame) -> str:
+    """Order-independent SHA-256 of the columns of the tidy table that the analyses read (model,
+    dataset, phrasing, shots, qid, grades, confidences): equal hashes, equal inputs."""
+    return _data_hash(answers)
+
+
 def bootstrap_key(answers: pd.DataFrame, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> str:
     """Hex SHA-256 of the data a :func:`question_bootstrap` reads (order-independent) and of its
     settings (n_resamples, seed, :data:`VERSION`, the statistics and pairs computed): equal keys,
@@ -703,3 +709,19 @@ def bootstrap_from_frames(frames: Mapping[str, pd.DataFrame]) -> QuestionBootstr
     settings = frames["settings"].iloc[0]
     return QuestionBootstrap(int(settings["n_resamples"]), int(settings["seed"]),
                              *(frames[name].reset_index(drop=True) for name in _FRAMES))
+
+
+#: ``store(key, compute) -> frames``: returns the frames stored under ``key``, computing and storing
+#: ``compute()``'s on a miss (``helpers.data.analysis_cache.frame_store``)
+Store = Callable[[str, Callable[[], Mapping[str, pd.DataFrame]]], Mapping[str, pd.DataFrame]]
+
+
+def cached_question_bootstrap(answers: pd.DataFrame, n_resamples: int = N_RESAMPLES, seed: int = SEED,
+                              store: Store | None = None) -> QuestionBootstrap:
+    """:func:`question_bootstrap` through ``store`` under :func:`bootstrap_key` (equal data and
+    settings, the stored result); without a store, computed afresh."""
+    if store is None:
+        return question_bootstrap(answers, n_resamples, seed)
+    frames = store(bootstrap_key(answers, n_resamples, seed),
+                   lambda: bootstrap_frames(question_bootstrap(answers, n_resamples, seed)))
+    return bootstrap_from_frames(frames)

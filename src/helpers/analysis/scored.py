@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.analysis import metrics
-from helpers.analysis.cells import ECE_TOLERANCE, _sorted, split_scored
+from helpers.analysis.cells import CHANCE, ECE_TOLERANCE, _sorted, split_scored
 from helpers.analysis.correlations import linear_fit
 from helpers.analysis.significance import above_chance
 from helpers.data.vocabulary import dataset_order, is_scored, model_order
@@ -114,3 +114,12 @@ def models_and_scored(models: Sequence[str] | None, present: Iterable[str]) -> l
         return None
     return model_order({*([models] if isinstance(models, str) else models),
                         *(m for m in map(str, present) if is_scored(m))})
+
+
+def chance_level_models(intervals: pd.DataFrame, chance: float = CHANCE, statistic: str = "auroc_msp") -> list[str]:
+    """Our scored models whose interval of ``statistic`` (rows of ``bootstrap.model_intervals``:
+    model, statistic, lo, hi; AUROC in percent) includes ``chance``: their confidence carries no
+    information about correctness that resampling the questions could not undo. Display order."""
+    rows = intervals[(intervals["statistic"] == statistic) & intervals["model"].map(is_scored)]
+    hit = rows[(rows["lo"] <= chance) & (rows["hi"] >= chance)]
+    return model_order(hit["model"])

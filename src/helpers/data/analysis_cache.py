@@ -121,3 +121,10 @@ def cached_frames(folder: str | os.PathLike, key: str,
         frames = dict(compute())
         write_frames(folder, key, frames)
     return frames
+
+
+def frame_store(folder: str | os.PathLike) -> Callable[[str, Callable[[], Mapping[str, pd.DataFrame]]],
+                                                       dict[str, pd.DataFrame]]:
+    """A store for analysis code that takes no paths: ``store(key, compute)`` is
+    :func:`cached_frames` in ``folder``."""
+    return lambda key, compute: cached_frames(folder, key, compute)

@@ -27,3 +27,9 @@ def scores_dir(scores_dir: str | Path | None = None) -> Path:
 def models_dir() -> Path:
     """Models converted once for fast loading (e.g. from GGUF): ``models/`` in the data folder."""
     return data_dir() / "models"
+
+
+def analysis_cache_dir() -> Path:
+    """Cached results of expensive analyses (bootstrap, repeated splits): ``cache/analysis/`` in the
+    data folder."""
+    return data_dir() / "cache" / "analysis"

@@ -51,6 +51,8 @@ CHECKS: dict[str, Callable[[object], str | None]] = {
     "limit": _positive_int,
     "batch_size": _positive_int,
     "resamples": _positive_int,
+    "seeds": _positive_int,
+    "sweep_seeds": _positive_int,
     "mode": _one_of("fast", "faithful"),
     "device": _one_of("auto", "cpu", "cuda"),
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from helpers.analysis import abstention, cells, coverage, reproduction, significance
+from helpers.analysis import abstention, cells, coverage, reproduction, significance, testing
 from helpers.analysis import scored as scored_mod
 from helpers.analysis.abstention import BASE_THRESHOLD, KS
 from helpers.analysis.correlations import ACCURACY_PAIRS, CORRELATION_ALPHA, SIZE_PAIRS, correlation_table
@@ -123,13 +123,14 @@ class CalibrationFacts:
 
 
 def calibration_facts(calibration: pd.DataFrame, coverage_table: pd.DataFrame | None = None,
-                      tolerance: float = cells.ECE_TOLERANCE) -> CalibrationFacts:
+                      tolerance: float = cells.ECE_TOLERANCE, chance_level: Sequence[str] = ()) -> CalibrationFacts:
     """The calibration chapter's verdict over the paper's models (rows of
     ``cells.calibration_by_model``; errors as fractions, shares in percent): the models whose
     conventional ECE exceeds ``tolerance`` (``significance.miscalibrated_models``), mean MSP minus
     accuracy in points, extremes of the paper's recipe and of the ECE, the largest share of
     MSP == 1.0, the largest disagreement of the two measures and their rank correlation; and a
-    sentence per scored model."""
+    sentence per scored model (one of ``chance_level``, whose confidence carries no information about
+    correctness, is never called calibrated)."""
     paper = cells.split_scored(calibration)[0].set_index("model")
     overconfidence = words.extremes_words(cells.extremes(100 * paper["overconfidence"]))
     paper_err = words.extremes_words(cells.extremes(paper["calibration_error_paper"]))
@@ -138,8 +139,10 @@ def calibration_facts(calibration: pd.DataFrame, coverage_table: pd.DataFrame | 
     most_ones, changed = paper["share_msp_one"].idxmax(), gap.idxmax()
     n_mis = len(significance.miscalibrated_models(paper.reset_index(), tolerance))
     ours = _with_names(scored_mod.scored_calibration(calibration, tolerance), coverage_table)
-    ours = ours.assign(status=ours["miscalibrated"].map({True: "miscalibrated",
-                                                         False: "calibrated within the tolerance"}))
+    ours = ours.assign(status=["not called calibrated, since its confidence carries no information about "
+                               "correctness" if m in set(chance_level) else
+                               "miscalibrated" if mis else "calibrated within the tolerance"
+                               for m, mis in zip(ours["model"], ours["miscalibrated"])])
     return CalibrationFacts(
         tolerance=tolerance, tolerance_pct=100 * tolerance, n_models=len(paper), n_miscalibrated=n_mis,
         verdict=words.verdict(n_mis, len(paper)),
@@ -259,25 +262,32 @@ class CorrelationFacts:
     scored_auroc_max_logit: str
 
 
-def correlation_facts(models: pd.DataFrame, coverage_table: pd.DataFrame | None = None) -> CorrelationFacts:
+def correlation_facts(models: pd.DataFrame, coverage_table: pd.DataFrame | None = None,
+                      chance_level: Sequence[str] = ()) -> CorrelationFacts:
     """Per pair of the paper's figures (``correlations.ACCURACY_PAIRS`` and ``SIZE_PAIRS``, over the
-    paper's models; METHODS §8.4): n, the correlation in words (Pearson r, p < ``CORRELATION_ALPHA``)
-    and its numbers; and where each scored model sits against the accuracy-AUROC lines."""
+    paper's models; METHODS §8.4): n, the correlation in words (Pearson r and Spearman ρ, p <
+    ``CORRELATION_ALPHA``, naming the statistic when they disagree) and its numbers; and where each
+    scored model sits against the accuracy-AUROC lines (one of ``chance_level`` is said to be a
+    chance-level point, not support)."""
     table = correlation_table(models, ACCURACY_PAIRS + SIZE_PAIRS)
     values: dict[str, object] = {"alpha": CORRELATION_ALPHA}
     for row in table.itertuples():
         values[f"{row.x}_{row.y}_n"] = int(row.n)
-        values[f"{row.x}_{row.y}_words"] = words.describe_correlation(row.pearson_r, row.pearson_p)
+        values[f"{row.x}_{row.y}_words"] = words.describe_correlations(row.pearson_r, row.pearson_p,
+                                                                       row.spearman_rho, row.spearman_p)
         values[f"{row.x}_{row.y}_stats"] = words.correlation_stats(row.n, row.pearson_r, row.pearson_p,
                                                                    row.spearman_rho)
     for y, signal in (("auroc_msp", "MSP"), ("auroc_max_logit", "Max Logit")):
         rows = _with_names(scored_mod.scored_positions(models, "accuracy", y), coverage_table)
-        rows = rows.assign(side=rows["above"].map({True: "above", False: "below"}))
+        rows = rows.assign(side=rows["above"].map({True: "above", False: "below"}),
+                           chance=[" Its MSP AUROC interval includes 50%: a chance-level point, with leverage "
+                                   "on r but no evidence, so it is not support." if m in set(chance_level) else ""
+                                   for m in rows["model"]])
         values[f"scored_{y}"] = _sentences(
             rows, "{name}, {ours}, has an accuracy of {x_value:.1f}% and a mean AUROC of "
             "{y_value:.1f}% with the " + signal + ": {distance:.1f} points {side} the paper models' line, "
             "which predicts {predicted:.1f}% at its accuracy. Counted with them, it would move r from "
-            "{r_paper:.2f} to {r_with:.2f}.")
+            "{r_paper:.2f} to {r_with:.2f}.{chance}")
     return CorrelationFacts(**values)
 
 
@@ -390,13 +400,18 @@ class OwnModelFacts:
 
 
 def own_model_facts(name: str, models: pd.DataFrame, cell_table: pd.DataFrame, table: pd.DataFrame,
-                    coverage_table: pd.DataFrame, splits: pd.DataFrame, k: abstention.K = 20) -> OwnModelFacts:
+                    coverage_table: pd.DataFrame, splits: pd.DataFrame, k: abstention.K = 20,
+                    chance_level: Sequence[str] = ()) -> OwnModelFacts:
     """The "Score your own model" chapter: the model of this run (``name``), every scored model with
     its accuracy, AUROC and unparseable share (``scored.scored_overview``), which questions it
-    answered (``splits`` from ``coverage.question_splits``), and its abstention run for ``k``."""
+    answered (``splits`` from ``coverage.question_splits``), and its abstention run for ``k``. A model
+    of ``chance_level`` (``scored.chance_level_models``: its MSP AUROC interval includes 50%) is said
+    to have a confidence that carries no information about correctness."""
     ours = _with_names(scored_mod.scored_overview(models, cell_table), coverage_table)
-    ours = ours.assign(chance=ours["above_chance"].map({True: "distinguishable from chance",
-                                                        False: "not distinguishable from chance"}))
+    ours = ours.assign(chance=["not distinguishable from chance: its AUROC interval includes 50%, so its confidence "
+                               "carries no information about correctness" if m in set(chance_level) else
+                               "distinguishable from chance" if above else "not distinguishable from chance"
+                               for m, above in zip(ours["model"], ours["above_chance"])])
     runs = abstention.scored_abstention(table, k, coverage_table=coverage_table).assign(
         name=lambda t: t["model"].map(display_name))
     return OwnModelFacts(
@@ -450,17 +465,313 @@ def reproduction_facts(comparison: pd.DataFrame, shortcut_comparison: pd.DataFra
         n_shortcut_mismatched=len(shortcut), shortcut_examples=words.join_words(examples) or "none")
 
 
+# ----------------------------------------------------------------------------- uncertainty of the claims
+
+def _chance_sentences(intervals: pd.DataFrame, chance_level: Sequence[str]) -> str:
+    """A sentence per chance-level scored model (``scored.chance_level_models``), with its MSP AUROC
+    interval."""
+    rows = intervals[(intervals["statistic"] == "auroc_msp") & intervals["model"].isin(list(chance_level))]
+    rows = rows.assign(name=rows["model"].map(display_name))
+    return _sentences(rows, "The MSP AUROC of {name} is {estimate:.1f}% with a 95% interval of [{lo:.1f}, "
+                      "{hi:.1f}], which includes 50%: its confidence carries no information about correctness.")
+
+
+@dataclass(frozen=True)
+class CalibrationIntervalFacts:
+    resamples: int
+    n_above: int
+    n_overlap: int
+    n_below: int
+    interval_verdict: str
+    overlapping: str
+    verdict_variant: str
+    n_agree: int
+    disagree: str
+    closest_model: str
+    closest_ece: float
+    closest_lo: float
+    closest_hi: float
+    closest_variants_above: str
+    closest_uniform_cells: float
+    scored_interval: str
+
+
+def calibration_interval_facts(verdicts: pd.DataFrame, intervals: pd.DataFrame, model_intervals: pd.DataFrame,
+                               resamples: int, chance_level: Sequence[str] = (),
+                               tolerance: float = cells.ECE_TOLERANCE) -> CalibrationIntervalFacts:
+    """The calibration verdict by interval against the tolerance (rows of ``testing.calibration_verdicts``
+    and ``testing.calibration_intervals`` over the paper's models): models whose interval of the
+    equal-mass ECE lies above, overlaps or lies below it, whether the other variants agree and which
+    variant makes the difference, the model closest to the tolerance with 4 decimals; and the scored
+    models whose MSP AUROC interval includes 50% (``scored.chance_level_models``), never called calibrated."""
+    paper = cells.split_scored(verdicts)[0]
+    overlap = paper[~paper["above"] & ~paper["below"]]
+    disagree = paper[~paper["agrees"]]
+    closest = paper.loc[(paper["estimate"] - tolerance).abs().idxmin()]
+    variants = intervals[(intervals["model"] == closest["model"])].set_index("variant")
+    names = tables.CALIBRATION_COLUMNS
+    return CalibrationIntervalFacts(
+        resamples=resamples, n_above=int(paper["above"].sum()), n_overlap=len(overlap),
+        n_below=int(paper["below"].sum()), interval_verdict=words.verdict(int(paper["above"].sum()), len(paper)),
+        overlapping=words.names_or(overlap["model"]), verdict_variant=names["ece_equal_mass"],
+        n_agree=int(paper["agrees"].sum()),
+        disagree=_sentences(disagree.assign(name=disagree["model"].map(display_name), n_other=disagree[
+            "n_variants_above"], listed=[words.join_words([names[v] for v in str(a).split(", ") if v])
+                                         or "none" for a in disagree["variants_above"]]),
+            "For {name} the variants disagree: the interval lies above the tolerance for {listed} only.",
+            "Every variant gives the same verdict for every paper model."),
+        closest_model=display_name(closest["model"]), closest_ece=float(closest["estimate"]),
+        closest_lo=float(closest["lo"]), closest_hi=float(closest["hi"]),
+        closest_variants_above=words.join_words([names[v] for v in str(closest["variants_above"]).split(", ") if v])
+        or "none",
+        closest_uniform_cells=float(variants.loc["calibration_error_uniform_cells", "estimate"]),
+        scored_interval=_chance_sentences(model_intervals, chance_level) or NO_SCORED_AT_CHANCE)
+
+
+#: the sentence when no scored model is at chance level
+NO_SCORED_AT_CHANCE = "No model we scored ourselves has an MSP AUROC interval that includes 50%."
+
+
+@dataclass(frozen=True)
+class CorrectnessTestFacts:
+    resamples: int
+    n_tests: int
+    alpha: float
+    n_sig_paper: int
+    n_sig_holm: int
+    n_sig_bh: int
+    n_sig_paper_msp: int
+    n_sig_holm_msp: int
+    n_sig_bh_msp: int
+    n_msp_tests: int
+    n_pairs: int
+    n_pair_models: int
+    n_pairs_positive: int
+    wilcoxon_p: float
+    pair_mean: float
+    pair_lo: float
+    pair_hi: float
+    paper_gap: float
+    paper_t_p: float
+    gap_without_gpt: float
+    t_p_without_gpt: float
+    gpt_share_pct: float
+    n_gpt_cells: int
+    scored_chance: str
+    paired_verdict: str
+    n_models_tested: int
+    n_supported_paper: int
+    n_supported_holm: int
+    n_supported_bh: int
+    verdict_holm: str
+
+
+def correctness_test_facts(corrected: pd.DataFrame, wilcoxon: dict, difference: dict, t_tests: pd.DataFrame,
+                           gpt_share: dict, model_intervals: pd.DataFrame, resamples: int,
+                           chance_level: Sequence[str] = (), alpha: float = 0.05) -> CorrectnessTestFacts:
+    """The correctness chapter's tests a reviewer asks for (``testing``): the per-cell verdict counts
+    uncorrected (the paper's two-sided p < 10⁻⁴) and one-sided after Holm and Benjamini-Hochberg at
+    ``alpha`` (``corrected_cell_pvalues``), the paired MSP − Max Logit comparison (Wilcoxon,
+    paired bootstrap interval of the mean difference), the paper's unpaired t-test with and without the
+    GPT cells and the share of its gap the GPT cells make; and the scored models at chance level."""
+    tests = t_tests.set_index("cells")
+    msp = corrected[corrected["signal"] == "msp"]
+    counts = testing.significant_cell_counts(corrected)
+    by_model = counts[counts["signal"] == "msp"]
+    supported = {rule: int((by_model[f"n_sig_{rule}"] == by_model["n_cells"]).sum()) for rule in ("paper", "holm", "bh")}
+    pair_models = cells.split_scored(corrected)[0]
+    n_pair_models = pair_models[pair_models["signal"] == "max_logit"]["model"].nunique()
+    return CorrectnessTestFacts(
+        resamples=resamples, n_tests=int(corrected["p_one_sided"].notna().sum()), alpha=alpha,
+        n_sig_paper=int(corrected["sig_paper"].sum()), n_sig_holm=int(corrected["sig_holm"].sum()),
+        n_sig_bh=int(corrected["sig_bh"].sum()), n_sig_paper_msp=int(msp["sig_paper"].sum()),
+        n_sig_holm_msp=int(msp["sig_holm"].sum()), n_sig_bh_msp=int(msp["sig_bh"].sum()), n_msp_tests=len(msp),
+        n_pairs=int(wilcoxon["n_pairs"]), n_pair_models=int(n_pair_models),
+        n_pairs_positive=int(wilcoxon["n_positive"]), wilcoxon_p=float(wilcoxon["p_one_sided"]),
+        pair_mean=float(difference["estimate"]), pair_lo=float(difference["lo"]), pair_hi=float(difference["hi"]),
+        paper_gap=float(tests.at["all", "gap"]), paper_t_p=float(tests.at["all", "p"]),
+        gap_without_gpt=float(tests.at["without_gpt", "gap"]), t_p_without_gpt=float(tests.at["without_gpt", "p"]),
+        gpt_share_pct=100 * float(gpt_share["gpt_share"]), n_gpt_cells=int(gpt_share["n_gpt_cells"]),
+        scored_chance=_chance_sentences(model_intervals, chance_level) or NO_SCORED_AT_CHANCE,
+        paired_verdict=("on like-for-like cells the MSP ranks better, by a margin whose interval excludes 0"
+                        if difference["lo"] > 0 else
+                        "on like-for-like cells the Max Logit ranks better, by a margin whose interval excludes 0"
+                        if difference["hi"] < 0 else
+                        "on like-for-like cells the interval of the difference includes 0, so neither signal "
+                        "is shown to rank better"),
+        n_models_tested=len(by_model), n_supported_paper=supported["paper"], n_supported_holm=supported["holm"],
+        n_supported_bh=supported["bh"], verdict_holm=words.verdict(supported["holm"], len(by_model)))
+
+
+_ROBUST_PAIRS = [f"{x}_{y}" for x, y in ACCURACY_PAIRS + SIZE_PAIRS]
+
+
+@dataclass(frozen=True)
+class CorrelationUncertaintyFacts:
+    resamples: int
+    accuracy_auroc_msp_robust: str
+    accuracy_auroc_max_logit_robust: str
+    accuracy_calibration_error_uniform_cells_robust: str
+    params_b_accuracy_robust: str
+    params_b_auroc_msp_robust: str
+    params_b_auroc_max_logit_robust: str
+    params_b_calibration_error_uniform_cells_robust: str
+    scored_support: str
+
+
+def correlation_uncertainty_facts(uncertainty: pd.DataFrame, model_intervals: pd.DataFrame, resamples: int,
+                                  chance_level: Sequence[str] = ()) -> CorrelationUncertaintyFacts:
+    """Per pair (rows of ``testing.correlation_uncertainty``), one line of its uncertainty: Pearson r
+    with its Fisher z and question-bootstrap intervals, Spearman ρ with its question-bootstrap
+    interval, both permutation p-values and the leave-one-family-out range of r; and the scored
+    models at chance level, which the correlations never count as support."""
+    values: dict[str, object] = {"resamples": resamples}
+    for (x, y), part in uncertainty.groupby(["x", "y"], sort=False):
+        r = part.set_index("method")
+        if "pearson" not in r.index or "spearman" not in r.index or not pd.notna(r.at["pearson", "estimate"]):
+            values[f"{x}_{y}_robust"] = "too few models for a correlation"
+            continue
+        p, s = r.loc["pearson"], r.loc["spearman"]
+        values[f"{x}_{y}_robust"] = (
+            f"r = {p['estimate']:.2f}, Fisher z [{p['fisher_lo']:.2f}, {p['fisher_hi']:.2f}], over questions "
+            f"[{p['question_lo']:.2f}, {p['question_hi']:.2f}], over models [{p['model_lo']:.2f}, "
+            f"{p['model_hi']:.2f}], permutation p = {p['permutation_p']:.2g}; ρ = {s['estimate']:.2f}, over "
+            f"questions [{s['question_lo']:.2f}, {s['question_hi']:.2f}], permutation p = "
+            f"{s['permutation_p']:.2g}; leaving one family out, r runs from {p['lofo_min']:.2f} (without "
+            f"{p['lofo_min_family']}) to {p['lofo_max']:.2f} (without {p['lofo_max_family']})")
+    for name in _ROBUST_PAIRS:
+        values.setdefault(f"{name}_robust", "not computed in this run")
+    chance = _chance_sentences(model_intervals, chance_level)
+    values["scored_support"] = (chance + " A chance-level point has leverage on a correlation, not evidence, "
+                                "so it is never counted as support.") if chance else NO_SCORED_AT_CHANCE
+    return CorrelationUncertaintyFacts(**values)
+
+
+@dataclass(frozen=True)
+class AbstentionRepeatFacts:
+    seeds: int
+    sweep_seeds: int
+    n_repeat_models: int
+    n_median_gain_balanced: int
+    n_median_gain_conservative: int
+    n_mostly_gain_balanced: int
+    n_mostly_gain_conservative: int
+    n_paper_split_outer: int
+    weak_n_conservative: int
+    weak_pct_min_conservative: float
+    weak_pct_max_conservative: float
+    weak_gain_min_conservative: float
+    weak_gain_max_conservative: float
+    strong_n_balanced: int
+    strong_gain_min_balanced: float
+    strong_gain_max_balanced: float
+    strong_pct_max_balanced: float
+
+
+def abstention_repeat_facts(bands: pd.DataFrame, sources: pd.DataFrame, seeds: int, sweep_seeds: int,
+                            signal: str = "msp", mostly: float = 0.95) -> AbstentionRepeatFacts:
+    """The repeated splits of one k over the paper's models (``abstention_repeats.gain_bands`` with the
+    paper's single split, and ``gain_by_base``): per rule the models with a positive median gain and
+    with a gain in at least ``mostly`` of the splits, how many paper splits fall outside the 5–95%
+    range, and where the gain comes from (weak models abstain on most questions, strong ones gain
+    little)."""
+    paper = cells.split_scored(bands[bands["signal"] == signal])[0]
+    values: dict[str, object] = {"seeds": seeds, "sweep_seeds": sweep_seeds, "n_repeat_models": paper["model"].nunique()}
+    for penalty, name in PENALTY_NAMES.items():
+        part = paper[paper["penalty"] == penalty]
+        values[f"n_median_gain_{name}"] = int((part["median_gain"] > 0).sum())
+        values[f"n_mostly_gain_{name}"] = int((part["share_gain_positive"] >= mostly).sum())
+    outer = paper["paper_gain_quantile"] if "paper_gain_quantile" in paper else pd.Series(dtype=float)
+    values["n_paper_split_outer"] = int(((outer < 0.05) | (outer > 0.95)).sum())
+    src = sources[sources["signal"] == signal].set_index(["penalty", "group"])
+    def get(penalty, group, column):
+        return float(src.at[(penalty, group), column]) if (penalty, group) in src.index else float("nan")
+    conservative, balanced = max(PENALTY_NAMES), min(PENALTY_NAMES)
+    values.update(
+        weak_n_conservative=int(get(conservative, "weak", "n_models")) if (conservative, "weak") in src.index else 0,
+        weak_pct_min_conservative=get(conservative, "weak", "pct_abstained_min"),
+        weak_pct_max_conservative=get(conservative, "weak", "pct_abstained_max"),
+        weak_gain_min_conservative=get(conservative, "weak", "gain_min"),
+        weak_gain_max_conservative=get(conservative, "weak", "gain_max"),
+        strong_n_balanced=int(get(balanced, "strong", "n_models")) if (balanced, "strong") in src.index else 0,
+        strong_gain_min_balanced=get(balanced, "strong", "gain_min"),
+        strong_gain_max_balanced=get(balanced, "strong", "gain_max"),
+        strong_pct_max_balanced=get(balanced, "strong", "pct_abstained_max"))
+    return AbstentionRepeatFacts(**values)
+
+
+# ----------------------------------------------------------------------------- the verdicts at a glance
+
+@dataclass(frozen=True)
+class SummaryFacts:
+    calibration_verdict: str
+    calibration_evidence: str
+    correctness_verdict: str
+    correctness_evidence: str
+    correlations_verdict: str
+    correlations_evidence: str
+    abstention_verdict: str
+    abstention_evidence: str
+    calibration_claim: str
+    calibration_paper: str
+    correctness_claim: str
+    correctness_paper: str
+    correlations_claim: str
+    correlations_paper: str
+    abstention_claim: str
+    abstention_paper: str
+
+
+def summary_facts(calibration: CalibrationIntervalFacts, correctness: CorrectnessFacts,
+                  tests: CorrectnessTestFacts, correlation: CorrelationFacts,
+                  uncertainty: CorrelationUncertaintyFacts, abstention_run: AbstentionFacts,
+                  repeats: AbstentionRepeatFacts) -> SummaryFacts:
+    """Each claim's verdict and its evidence in one line, from the facts the claim chapters glue
+    (nothing is computed here): calibration by interval against the tolerance, correctness by
+    model with the corrected and paired tests, the correlations in words that name the statistic
+    when Pearson and Spearman disagree, abstention on the paper's split and over repeated splits; and
+    each claim with the paper's statement (``tables.SUMMARY_CLAIMS``)."""
+    claims = {}
+    for chapter, (claim, statement) in tables.SUMMARY_CLAIMS.items():
+        claims[f"{chapter}_claim"], claims[f"{chapter}_paper"] = claim, statement
+    return SummaryFacts(
+        **claims,
+        calibration_verdict=calibration.interval_verdict,
+        calibration_evidence=(f"the 95% interval of the conventional ECE ({calibration.verdict_variant}) lies above the "
+                              f"tolerance for "
+                              f"{calibration.n_above} models; closest: {calibration.closest_model}, "
+                              f"{calibration.closest_ece:.4f} [{calibration.closest_lo:.4f}, {calibration.closest_hi:.4f}]"),
+        correctness_verdict=correctness.verdict,
+        correctness_evidence=(f"{tests.n_sig_holm_msp} of {tests.n_msp_tests} MSP cells significant after Holm's "
+                              f"correction ({tests.n_sig_paper_msp} by the paper's uncorrected rule); MSP − Max Logit "
+                              f"on {tests.n_pairs} paired cells {tests.pair_mean:.2f} [{tests.pair_lo:.2f}, "
+                              f"{tests.pair_hi:.2f}] points, of which the paper's unpaired gap of "
+                              f"{tests.paper_gap:.2f} owes {tests.gpt_share_pct:.0f}% to the GPT cells"),
+        correlations_verdict=(f"accuracy and MSP AUROC: {correlation.accuracy_auroc_msp_words}; accuracy and "
+                              f"calibration error: {correlation.accuracy_calibration_error_uniform_cells_words}"),
+        correlations_evidence=uncertainty.accuracy_auroc_msp_robust,
+        abstention_verdict=f"{abstention_run.verdict} on the paper's split (k = {abstention_run.k})",
+        abstention_evidence=(f"over {repeats.seeds} splits, {repeats.n_median_gain_balanced} of "
+                             f"{repeats.n_repeat_models} models gain in the median (balanced rule); models that "
+                             f"lose by always answering gain {repeats.weak_gain_min_conservative:.0f}–"
+                             f"{repeats.weak_gain_max_conservative:.0f} points by abstaining on "
+                             f"{repeats.weak_pct_min_conservative:.0f}–{repeats.weak_pct_max_conservative:.0f}% "
+                             f"(conservative), the others {repeats.strong_gain_min_balanced:.1f}–"
+                             f"{repeats.strong_gain_max_balanced:.1f} points (balanced)"))
+
+
 # ----------------------------------------------------------------------------- gluing
 
 #: the facts each chapter glues (chapter name -> dataclasses)
 CHAPTER_FACTS = {
     "data": (DataFacts,),
     "reproduction": (ReproductionFacts,),
-    "calibration": (CalibrationFacts,),
-    "correctness": (CorrectnessFacts,),
-    "correlations": (CorrelationFacts,),
-    "abstention": (AbstentionFacts,),
+    "calibration": (CalibrationFacts, CalibrationIntervalFacts),
+    "correctness": (CorrectnessFacts, CorrectnessTestFacts),
+    "correlations": (CorrelationFacts, CorrelationUncertaintyFacts),
+    "abstention": (AbstentionFacts, AbstentionRepeatFacts),
     "own_model": (OwnModelFacts,),
+    "summary": (SummaryFacts,),
 }
 
 

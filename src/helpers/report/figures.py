@@ -373,3 +373,118 @@ def printed_against_ours(comparison) -> Figure:
         row[0].set_ylabel("printed in the paper")
     fig.tight_layout()
     return fig
+
+
+# --- intervals and repeated splits ---------------------------------------------------------------
+
+def interval_dots(intervals: pd.DataFrame, statistics: dict[str, str], xlabel: str, scale: float = 1.0,
+                  reference: float | None = None, name: str = "statistic") -> Figure:
+    """Per model (rows, display order) the estimate of each statistic of ``statistics`` (key ->
+    legend label) with its interval as an error bar (long ``intervals``: model, ``name``, estimate,
+    lo, hi, e.g. ``bootstrap.model_intervals``), values times ``scale``; a dashed line at
+    ``reference`` (e.g. chance or a tolerance)."""
+    rows = intervals[intervals[name].isin(list(statistics)) & intervals["estimate"].notna()]
+    order = model_order(rows["model"].unique())
+    position = {m: i for i, m in enumerate(order)}
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.3))
+    shifts = np.linspace(-0.2, 0.2, len(statistics)) if len(statistics) > 1 else [0.0]
+    for (key, label), shift, marker in zip(statistics.items(), shifts, "oDsv^"):
+        part = rows[rows[name] == key]
+        if part.empty:
+            continue
+        y = part["model"].map(position).to_numpy(float) + shift
+        est, lo, hi = (scale * part[c].to_numpy(float) for c in ("estimate", "lo", "hi"))
+        ax.errorbar(est, y, xerr=[np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)], fmt=marker,
+                    markersize=5, capsize=2, linewidth=1, label=label)
+    if reference is not None:
+        ax.axvline(reference, color="grey", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(order)), [display_name(m) for m in order])
+    for label, model in zip(ax.get_yticklabels(), order):
+        if is_scored(model):
+            label.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, ylabel="")
+    if len(statistics) > 1:
+        ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
+
+
+def scatter_with_intervals(models: pd.DataFrame, intervals: pd.DataFrame, x: str, y: str,
+                           xlabel: str | None = None, ylabel: str | None = None) -> Figure:
+    """:func:`scatter_with_fit` with each model's 95% interval of x and of y as error bars
+    (``intervals``: ``bootstrap.model_intervals``; statistics without intervals, e.g. size, get none)."""
+    fig = scatter_with_fit(models, x, y, xlabel, ylabel)
+    ax = fig.axes[0]
+    data = models[["model", x, y]].dropna()
+    wide = {s: intervals[intervals["statistic"] == s].set_index("model") for s in (x, y)}
+    for _, row in data.iterrows():
+        err = []
+        for s in (x, y):
+            table = wide[s]
+            if row["model"] in table.index:
+                lo, hi = table.at[row["model"], "lo"], table.at[row["model"], "hi"]
+                err.append([[max(row[s] - lo, 0)], [max(hi - row[s], 0)]])
+            else:
+                err.append(None)
+        ax.errorbar(row[x], row[y], xerr=err[0], yerr=err[1], fmt="none", ecolor="grey", elinewidth=0.8,
+                    capsize=1.5, zorder=2)
+    return fig
+
+
+def gain_band_curves(bands: pd.DataFrame, signal: str = "msp") -> Figure:
+    """The k sweep of repeated splits (``abstention_repeats.k_sweep_bands``): per penalty a panel,
+    per model the median gain over splits against k (categorical axis, as swept) with its 5–95%
+    band shaded; zero = no better than always answering."""
+    data = bands[bands["signal"] == signal]
+    penalties = sorted(data["penalty"].unique())
+    ks = list(dict.fromkeys(data["k"]))
+    models = model_order(data["model"].unique())
+    colors = model_colors(models)
+    fig, axes = plt.subplots(1, len(penalties), figsize=(5.5 * len(penalties), 4.2), squeeze=False)
+    for ax, penalty in zip(axes[0], penalties):
+        part = data[data["penalty"] == penalty]
+        for model in models:
+            line = part[part["model"] == model].set_index("k").reindex(ks)
+            xs = np.arange(len(ks))
+            ax.plot(xs, line["median_gain"], color=colors[model], linewidth=2 if is_scored(model) else 1.2,
+                    marker=SCORED_MARKER if is_scored(model) else PAPER_MARKER, markersize=3,
+                    label=display_name(model))
+            ax.fill_between(xs, line["gain_lo"], line["gain_hi"], color=colors[model], alpha=0.12, linewidth=0)
+        ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+        ax.set(xlabel="training answers per dataset (k)", ylabel="score − Base (points)",
+               title=f"{penalty_name(penalty)} score")
+    axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, fontsize="x-small")
+    fig.tight_layout()
+    return fig
+
+
+def gain_against_abstained(bands: pd.DataFrame, signal: str = "msp") -> Figure:
+    """Per model (``abstention_repeats.gain_bands`` of one k), the median gain over splits against
+    the median share of test questions abstained on, with their 5–95% ranges as error bars; a panel
+    per penalty."""
+    data = bands[bands["signal"] == signal]
+    penalties = sorted(data["penalty"].unique())
+    models = model_order(data["model"].unique())
+    colors = model_colors(models)
+    fig, axes = plt.subplots(1, len(penalties), figsize=(5.5 * len(penalties), 4.4), squeeze=False)
+    for ax, penalty in zip(axes[0], penalties):
+        part = data[data["penalty"] == penalty].set_index("model")
+        for model in models:
+            if model not in part.index:
+                continue
+            r = part.loc[model]
+            scored = is_scored(model)
+            ax.errorbar(r["median_pct_abstained"], r["median_gain"],
+                        xerr=[[max(r["median_pct_abstained"] - r["pct_abstained_lo"], 0)],
+                              [max(r["pct_abstained_hi"] - r["median_pct_abstained"], 0)]],
+                        yerr=[[max(r["median_gain"] - r["gain_lo"], 0)], [max(r["gain_hi"] - r["median_gain"], 0)]],
+                        fmt=SCORED_MARKER if scored else PAPER_MARKER, color=colors[model],
+                        markersize=10 if scored else 5, elinewidth=0.8, capsize=1.5)
+            ax.annotate(display_name(model), (r["median_pct_abstained"], r["median_gain"]),
+                        textcoords="offset points", xytext=(4, 3), fontsize="x-small")
+        ax.axhline(0, color="grey", linestyle="--", linewidth=1)
+        ax.set(xlabel="test questions abstained on (%, median over splits)",
+               ylabel="score − Base (points, median over splits)", title=f"{penalty_name(penalty)} score")
+    fig.tight_layout()
+    return fig

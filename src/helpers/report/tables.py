@@ -347,3 +347,178 @@ def side_by_side(comparison: pd.DataFrame, table: str) -> pd.DataFrame:
     grid = rows.assign(text=text, what=[column_label(c) for c in rows["column"]]).pivot_table(
         index="row", columns="what", values="text", aggfunc="first", sort=False)
     return grid.rename_axis(index="model", columns=None)
+
+
+# --- intervals ------------------------------------------------------------------------------------
+
+def interval_text(estimate: float, lo: float, hi: float, decimals: int = 1, scale: float = 1.0) -> str:
+    """'estimate [lo, hi]' with ``decimals`` fixed decimals after multiplying by ``scale``
+    (e.g. 100 for percent); :data:`NOT_APPLICABLE` without an estimate, the estimate alone without
+    an interval.
+
+    >>> interval_text(81.66, 80.94, 82.51)
+    '81.7 [80.9, 82.5]'
+    >>> interval_text(0.04861, 0.04555, 0.05424, decimals=3)
+    '0.049 [0.046, 0.054]'
+    >>> interval_text(float("nan"), float("nan"), float("nan"))
+    'n/a'
+    """
+    if pd.isna(estimate):
+        return NOT_APPLICABLE
+    text = f"{scale * estimate:.{decimals}f}"
+    if pd.isna(lo) or pd.isna(hi):
+        return text
+    return f"{text} [{scale * lo:.{decimals}f}, {scale * hi:.{decimals}f}]"
+
+
+def interval_grid(intervals: pd.DataFrame, columns: dict[str, str], decimals: int = 1, scale: float = 1.0,
+                  name: str = "statistic") -> pd.DataFrame:
+    """Model × statistic grid of :func:`interval_text` from long intervals (``bootstrap.model_intervals``:
+    model, ``name``, estimate, lo, hi): rows = model labels in display order (ours marked), columns =
+    ``columns`` (key -> header) in that order; :data:`NOT_APPLICABLE` where a model lacks one."""
+    rows = intervals[intervals[name].isin(list(columns))]
+    text = [interval_text(e, lo, hi, decimals, scale) for e, lo, hi in zip(rows["estimate"], rows["lo"], rows["hi"])]
+    grid = rows.assign(text=text).pivot(index="model", columns=name, values="text")
+    grid = grid.reindex(index=model_order(grid.index), columns=list(columns)).fillna(NOT_APPLICABLE)
+    return grid.rename(index=model_label, columns=columns).rename_axis(index="model", columns=None)
+
+
+#: the per-model statistics of the AUROC table with intervals (key -> header)
+AUROC_INTERVAL_COLUMNS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)",
+                          "auroc_max_logit": "Max Logit AUROC (%)"}
+#: the calibration-error variants (``bootstrap.CALIBRATION_VARIANTS``) as headers
+CALIBRATION_INTERVAL_COLUMNS = {k: v for k, v in CALIBRATION_COLUMNS.items()
+                                if k in ("calibration_error_paper", "ece_equal_mass", "ece_equal_width",
+                                         "calibration_error_uniform_cells")}
+
+
+def calibration_verdict_display(verdicts: pd.DataFrame, intervals: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """Per model, every calibration-error variant as 'estimate [lo, hi]' (``testing.calibration_intervals``,
+    ``decimals`` decimals, fractions) and the verdict of ``testing.calibration_verdicts``: 'above',
+    'below' or 'overlaps' the tolerance, and the variant with the largest error."""
+    grid = interval_grid(intervals.rename(columns={"variant": "statistic"}), CALIBRATION_INTERVAL_COLUMNS, decimals)
+    verdict = verdicts.set_index(verdicts["model"].map(model_label))
+    words_of = ["above" if a else "below" if b else "overlaps" for a, b in zip(verdict["above"], verdict["below"])]
+    grid["interval against the tolerance"] = pd.Series(words_of, index=verdict.index).reindex(grid.index)
+    grid["largest variant"] = verdict["largest_variant"].map(CALIBRATION_COLUMNS).reindex(grid.index)
+    return grid.fillna(NOT_APPLICABLE)
+
+
+def corrected_counts_display(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per model (``testing.significant_cell_counts``), for each signal the cells significant by the
+    paper's rule (two-sided p < 10⁻⁴, uncorrected) and, one-sided at the corrected level, after
+    Holm's and after Benjamini-Hochberg's correction, as 'n / cells'; :data:`NOT_APPLICABLE` where a
+    model lacks the signal."""
+    threshold = power_of_ten(SIGNIFICANCE)
+    out = {}
+    for signal in SIGNALS:
+        rows = counts[counts["signal"] == signal].set_index("model")
+        for column, header in (("n_sig_paper", f"paper (p < {threshold})"), ("n_sig_holm", "Holm"),
+                               ("n_sig_bh", "Benjamini-Hochberg")):
+            out[(SIGNAL_NAMES[signal], header)] = (rows[column].astype(str) + " / " + rows["n_cells"].astype(str))
+    grid = pd.DataFrame(out).reindex(model_order(counts["model"].unique())).fillna(NOT_APPLICABLE)
+    grid.columns = pd.MultiIndex.from_tuples(grid.columns)
+    return grid.rename(index=model_label).rename_axis(index="model")
+
+
+#: headers of :func:`correlation_uncertainty_display`
+UNCERTAINTY_COLUMNS = {"estimate": "estimate", "fisher": "Fisher z", "question": "over questions",
+                       "model": "over models", "permutation_p": "permutation p", "lomo": "leave one model out",
+                       "lofo": "leave one family out"}
+
+
+def correlation_uncertainty_display(uncertainty: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """The rows of ``testing.correlation_uncertainty`` as shown: one row per pair and method (readable
+    axis names), the estimate, its 95% intervals (Fisher z for Pearson only, bootstrap over
+    questions, bootstrap over models) as '[lo, hi]', the permutation p-value (2 significant digits)
+    and the leave-one-out ranges as '[min, max]'."""
+    def bracket(lo, hi):
+        return NOT_APPLICABLE if pd.isna(lo) or pd.isna(hi) else f"[{lo:.{decimals}f}, {hi:.{decimals}f}]"
+    rows = []
+    for r in uncertainty.to_dict("records"):
+        rows.append({"x": AXIS_LABELS.get(r["x"], r["x"]), "y": AXIS_LABELS.get(r["y"], r["y"]),
+                     "method": "Pearson r" if r["method"] == "pearson" else "Spearman ρ", "n": int(r["n"]),
+                     "estimate": NOT_APPLICABLE if pd.isna(r["estimate"]) else f"{r['estimate']:.{decimals}f}",
+                     "Fisher z": bracket(r["fisher_lo"], r["fisher_hi"]),
+                     "over questions": bracket(r["question_lo"], r["question_hi"]),
+                     "over models": bracket(r["model_lo"], r["model_hi"]),
+                     "permutation p": NOT_APPLICABLE if pd.isna(r["permutation_p"]) else f"{r['permutation_p']:.2g}",
+                     "leave one model out": bracket(r["lomo_min"], r["lomo_max"]),
+                     "leave one family out": bracket(r["lofo_min"], r["lofo_max"])})
+    return pd.DataFrame(rows).set_index(["x", "y", "method"])
+
+
+def paired_signal_display(wilcoxon: dict, difference: dict, t_tests: pd.DataFrame) -> pd.DataFrame:
+    """MSP against Max Logit in one table: the paired Wilcoxon test (``testing.signal_wilcoxon_test``)
+    with the paired bootstrap interval of the mean difference (``testing.signal_difference_interval``),
+    then the paper's unpaired t-test on all cells and without the GPT cells (``testing.signal_t_tests``);
+    columns test, cells (MSP / Max Logit), mean difference (points) [interval], one-sided p."""
+    rows = [{"test": "paired Wilcoxon signed-rank (cells with both signals)",
+             "cells (MSP / Max Logit)": f"{wilcoxon['n_pairs']} / {wilcoxon['n_pairs']}",
+             "MSP − Max Logit (points)": interval_text(difference["estimate"], difference["lo"], difference["hi"], 2),
+             "one-sided p": f"{wilcoxon['p_one_sided']:.2g}"}]
+    names = {"all": "the paper's unpaired t-test, all cells", "without_gpt": "the paper's t-test without the GPT cells"}
+    for r in t_tests.to_dict("records"):
+        rows.append({"test": names.get(r["cells"], r["cells"]), "cells (MSP / Max Logit)":
+                     f"{r['n_msp']} / {r['n_max_logit']}", "MSP − Max Logit (points)": f"{r['gap']:.2f}",
+                     "one-sided p": f"{r['p']:.2g}"})
+    return pd.DataFrame(rows).set_index("test")
+
+
+def gain_band_display(bands: pd.DataFrame, signal: str = "msp", decimals: int = 1) -> pd.DataFrame:
+    """The repeated splits of one k and signal (``abstention_repeats.gain_bands`` with the paper's
+    split): per model (labels, display order) and rule, the paper's single-split gain, the median
+    gain over splits with its 5–95% range as 'median [5%, 95%]', the share of splits with a gain (%)
+    and the median share of test questions abstained on (%)."""
+    data = bands[bands["signal"] == signal]
+    out = {}
+    for penalty in sorted(data["penalty"].unique()):
+        rows = data[data["penalty"] == penalty].set_index("model")
+        setting = penalty_name(penalty).capitalize()
+        if "paper_gain" in rows:
+            out[(setting, "paper's split")] = rows["paper_gain"].map(
+                lambda v: NOT_APPLICABLE if pd.isna(v) else f"{v:.{decimals}f}")
+        out[(setting, "median gain [5%, 95%]")] = pd.Series(
+            [interval_text(m, lo, hi, decimals) for m, lo, hi in zip(rows["median_gain"], rows["gain_lo"], rows["gain_hi"])],
+            index=rows.index)
+        out[(setting, "splits with a gain (%)")] = (100 * rows["share_gain_positive"]).map(lambda v: f"{v:.1f}")
+        out[(setting, "abstained (%)")] = rows["median_pct_abstained"].map(lambda v: f"{v:.1f}")
+    grid = pd.DataFrame(out)
+    grid = grid.reindex(model_order(grid.index)).fillna(NOT_APPLICABLE)
+    grid.columns = pd.MultiIndex.from_tuples(grid.columns)
+    return grid.rename(index=model_label).rename_axis(index="model")
+
+
+#: the four claims (chapter -> (the claim in a few words, what the paper states))
+SUMMARY_CLAIMS = {
+    "calibration": ("miscalibrated", "the MSPs of chat models are miscalibrated"),
+    "correctness": ("predict correctness", "the MSP separates right from wrong answers (AUROC above chance, "
+                                           "p < 10⁻⁴, in nearly every cell), better than the Max Logit"),
+    "correlations": ("better models, better prediction", "accuracy correlates strongly with AUROC, and not with "
+                                                         "calibration error"),
+    "abstention": ("learn when to abstain", "a threshold learnt from about 20 labelled answers per dataset "
+                                            "raises a score that penalises wrong answers"),
+}
+
+
+def summary_display(summary) -> pd.DataFrame:
+    """The verdicts at a glance: per claim (:data:`SUMMARY_CLAIMS`, the book's order) the paper's
+    statement, our verdict and its evidence in one line (``summary``: ``facts.SummaryFacts``, fields
+    ``<chapter>_verdict`` and ``<chapter>_evidence``) and the chapter that shows it."""
+    rows = [{"claim": claim, "the paper states": statement, "our verdict": getattr(summary, f"{chapter}_verdict"),
+             "evidence": getattr(summary, f"{chapter}_evidence"), "chapter": chapter}
+            for chapter, (claim, statement) in SUMMARY_CLAIMS.items()]
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def paired_difference_display(differences: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """Per model (``bootstrap.paired_difference_intervals``: model, estimate, lo, hi, share_positive)
+    the paired MSP − Max Logit AUROC difference in points as 'estimate [lo, hi]' and the share of
+    resamples in which the MSP is ahead (%); model labels in display order."""
+    rows = differences.set_index("model").reindex(model_order(differences["model"]))
+    out = pd.DataFrame({
+        "MSP − Max Logit AUROC (points)": [interval_text(e, lo, hi, decimals)
+                                           for e, lo, hi in zip(rows["estimate"], rows["lo"], rows["hi"])],
+        "resamples with the MSP ahead (%)": (100 * rows["share_positive"]).map(lambda v: f"{v:.1f}").to_numpy()},
+        index=rows.index)
+    return out.rename(index=model_label).rename_axis(index="model")

@@ -155,3 +155,20 @@ def copy_note(differences: Sequence[str], first: int = 3) -> str:
     more = f", and {len(differences) - first} more" if len(differences) > first else ""
     return (f"Note: these results are not the authors' pinned files; {len(differences)} files differ "
             f"({'; '.join(differences[:first])}{more}), so the numbers in this book may differ from the paper's.")
+
+
+def describe_correlations(r: float, p: float, rho: float, p_rho: float, alpha: float = CORRELATION_ALPHA) -> str:
+    """Words for a correlation that name the statistic whenever Pearson's r and Spearman's ρ
+    (:func:`describe_correlation` of each) disagree: 'a strong positive correlation (Pearson and
+    Spearman agree)', or 'a moderate positive correlation by Pearson's r but no significant
+    correlation by Spearman's ρ'.
+
+    >>> describe_correlations(0.83, 0.0002, 0.84, 0.0001)
+    'a strong positive correlation (Pearson and Spearman agree)'
+    >>> describe_correlations(0.55, 0.04, 0.40, 0.16)
+    "a moderate positive correlation by Pearson's r but no significant correlation by Spearman's ρ"
+    """
+    pearson, spearman = describe_correlation(r, p, alpha), describe_correlation(rho, p_rho, alpha)
+    if not np.isfinite(rho) or pearson == spearman:
+        return pearson + (" (Pearson and Spearman agree)" if np.isfinite(rho) else "")
+    return f"{pearson} by Pearson's r but {spearman} by Spearman's ρ"
