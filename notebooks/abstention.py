@@ -220,7 +220,7 @@ tables.formatted(counts.rename(index=PENALTY_NAMES, level="penalty"), decimals={
 store = frame_store(analysis_cache_dir())
 repeated = repeats.cached_repeated_split_scores(answers, [k], range(seeds), store)
 bands = repeats.gain_bands(repeated, paper=table)
-tables.gain_band_display(bands)
+tables.formatted(tables.gain_band_display(bands))
 
 # %% [markdown]
 # Where the gain comes from: each model's median gain against the median share of questions it

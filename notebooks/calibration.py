@@ -98,7 +98,7 @@ model_intervals = bootstrap.model_intervals(boot)
 calibration_intervals = testing.calibration_intervals(boot)
 verdicts = testing.calibration_verdicts(boot)
 chance_level = chance_level_models(model_intervals)
-tables.calibration_verdict_display(verdicts, calibration_intervals)
+tables.formatted(tables.calibration_verdict_display(verdicts, calibration_intervals))
 
 # %%
 figures.interval_dots(calibration_intervals, tables.CALIBRATION_INTERVAL_COLUMNS, "calibration error",

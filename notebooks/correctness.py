@@ -81,7 +81,7 @@ tables.formatted(tables.auroc_display(per_model))
 boot = bootstrap.cached_question_bootstrap(answers, resamples, store=frame_store(analysis_cache_dir()))
 model_intervals = bootstrap.model_intervals(boot)
 chance_level = chance_level_models(model_intervals)
-tables.interval_grid(model_intervals, tables.AUROC_INTERVAL_COLUMNS)
+tables.formatted(tables.interval_grid(model_intervals, tables.AUROC_INTERVAL_COLUMNS))
 
 # %%
 figures.interval_dots(model_intervals, {"auroc_msp": "MSP", "auroc_max_logit": "Max Logit"},
@@ -99,7 +99,7 @@ figures.interval_dots(model_intervals, {"auroc_msp": "MSP", "auroc_max_logit": "
 
 # %%
 corrected = testing.corrected_cell_pvalues(cells)
-tables.corrected_counts_display(testing.significant_cell_counts(corrected))
+tables.formatted(tables.corrected_counts_display(testing.significant_cell_counts(corrected)))
 
 # %% [markdown]
 # ## MSP against Max Logit, paired
@@ -115,14 +115,14 @@ wilcoxon = testing.signal_wilcoxon_test(cells)
 difference = testing.signal_difference_interval(boot)
 t_tests = testing.signal_t_tests(cells)
 gpt_share = testing.gpt_gap_share(cells)
-tables.paired_signal_display(wilcoxon, difference, t_tests)
+tables.formatted(tables.paired_signal_display(wilcoxon, difference, t_tests))
 
 # %% [markdown]
 # Per model, the same paired difference, averaged over the model's cells, with its 95% interval
 # and the share of resamples in which the MSP is ahead:
 
 # %%
-tables.paired_difference_display(bootstrap.paired_difference_intervals(boot))
+tables.formatted(tables.paired_difference_display(bootstrap.paired_difference_intervals(boot)))
 
 # %% [markdown]
 # ## AUROC per dataset

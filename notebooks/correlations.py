@@ -76,7 +76,7 @@ tables.correlation_display(corr.correlation_table(per_model, corr.ACCURACY_PAIRS
 
 # %%
 uncertainty = testing.correlation_uncertainty(per_model, boot)
-tables.correlation_uncertainty_display(uncertainty)
+tables.formatted(tables.correlation_uncertainty_display(uncertainty))
 
 # %% tags=["hide-input"]
 facts.glue_facts(facts.correlation_facts(per_model, coverage(answers), chance_level),

@@ -67,7 +67,7 @@ summary = facts.summary_facts(calibration, correctness, tests, correlation, unce
 facts.glue_facts(summary)
 
 # %%
-tables.summary_display(summary)
+tables.formatted(tables.summary_display(summary))
 
 # %% [markdown]
 # The first claim at a glance: each model's conventional calibration error (ECE, equal-mass bins)
