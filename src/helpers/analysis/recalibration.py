@@ -475,3 +475,78 @@ def reliability_before_after(answers: pd.DataFrame, method: Method = "platt", k:
     front = ["model", "stage"]
     return (bins_out[front + [c for c in bins_out.columns if c not in front]],
             curves_out[front + [c for c in curves_out.columns if c not in front]])
+
+
+# --- intervals ---------------------------------------------------------------------------------------
+
+#: the measures of :func:`measure_intervals`
+INTERVAL_MEASURES = ("ece_equal_mass", "ece_equal_width", "smece", "brier", "log_loss")
+N_BOOT = 200
+
+
+def weighted_smooth_ece_at(conf, correct, counts, sigma: float) -> float:
+    """:func:`smooth_ece_at` of the answers each repeated counts[i] times, without repeating them
+    (kernel smoothing works on masses, so a repeated answer is one answer of larger mass)."""
+    conf, correct = _arrays(conf, correct)
+    w = np.asarray(counts, dtype=np.float64)
+    if w.shape != conf.shape:
+        raise ValueError("counts must hold one weight per answer")
+    t = np.linspace(0, 1, max(round(10 / sigma), 200))
+    density = _reflected_gaussian(conf, w, t, sigma) + 1e-4
+    residual = _reflected_gaussian(conf, w * (conf - correct), t, sigma) / density
+    return float(np.sum(np.abs(residual) * density) / np.sum(density))
+
+
+def _weighted_measures(prob: np.ndarray, order: np.ndarray, correct: np.ndarray, counts: np.ndarray,
+                       sigma: float) -> list[float]:
+    """The :data:`INTERVAL_MEASURES` of probabilities with answer i counted counts[i] times."""
+    from helpers.analysis.one_shot import _sorted_calibration_error
+
+    n = counts.sum()
+    p, y, c = prob[order], correct[order], counts[order]
+    clipped = np.clip(prob, EPS, 1 - EPS)
+    loss = -np.where(correct, np.log(clipped), np.log1p(-clipped))
+    return [_sorted_calibration_error(p, y, c, "quantile", N_BINS, True, True),
+            _sorted_calibration_error(p, y, c, "uniform", N_BINS, True, True),
+            weighted_smooth_ece_at(prob, correct, counts, sigma),
+            float(np.sum(counts * (prob - correct) ** 2) / n), float(np.sum(counts * loss) / n)]
+
+
+def measure_intervals(answers: pd.DataFrame, k: abstention.K = 20, methods: Sequence[str] = METHODS["msp"],
+                      n_boot: int = N_BOOT, seed: int = SEED, level: float = 0.95,
+                      scope: Scope = "model") -> pd.DataFrame:
+    """Bootstrap intervals of MSP's calibration measures on the test answers, before ("none") and
+    after each map of ``methods``.
+
+    The maps are fitted once on the k labelled answers per dataset (as :func:`recalibration_table`)
+    and held fixed (the split of the paper's seed), so the interval is that of the test answers'
+    sampling. A resample draws the model's pooled test answers with replacement (``numpy.random.default_rng(seed)``, models in
+    display order); the same draw serves every method, so methods are compared on the same answers.
+    Measures (:data:`INTERVAL_MEASURES`, as :func:`probability_measures`): ece_equal_mass and
+    ece_equal_width (weighted, last bin closed), smece (in a resample at the bandwidth σ* of the full
+    test answers; the value is :func:`smooth_ece`), brier and log_loss. Columns: model, method,
+    measure, value (full test answers), low, high (percentile interval at ``level``,
+    ``bootstrap.percentile_interval``), n_boot.
+    """
+    from helpers.analysis.bootstrap import percentile_interval
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for model, parts in _by_model(abstention.pooled_splits(answers, "msp", k)).items():
+        test_c = np.concatenate([te[0] for _, te in parts])
+        test_y = np.concatenate([te[1] for _, te in parts])
+        probs = {m: test_c if m == "none" else _fit_and_apply(m, parts, "msp", scope)[0] for m in methods}
+        orders = {m: np.argsort(p, kind="stable") for m, p in probs.items()}
+        sigmas = {m: smooth_ece_bandwidth(p, test_y) for m, p in probs.items()}
+        draws = np.empty((n_boot, len(methods), len(INTERVAL_MEASURES)))
+        for b in range(n_boot):
+            counts = np.bincount(rng.integers(0, test_y.size, test_y.size), minlength=test_y.size)
+            for j, m in enumerate(methods):
+                draws[b, j] = _weighted_measures(probs[m], orders[m], test_y, counts, sigmas[m])
+        for j, m in enumerate(methods):
+            point = probability_measures(probs[m], test_y)
+            for i, measure in enumerate(INTERVAL_MEASURES):
+                low, high = percentile_interval(draws[:, j, i], level) if n_boot else (np.nan, np.nan)
+                rows.append({"model": model, "method": m, "measure": measure, "value": point[measure],
+                             "low": low, "high": high, "n_boot": n_boot})
+    return pd.DataFrame(rows)

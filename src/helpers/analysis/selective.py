@@ -667,3 +667,40 @@ def conformal_sweep(answers: pd.DataFrame, signal: str = "msp", ks: Iterable[abs
                     **kwargs) -> pd.DataFrame:
     """:func:`conformal_abstention` for each k (the labelled answers per dataset), rows stacked."""
     return pd.concat([conformal_abstention(answers, signal, k, **kwargs) for k in ks], ignore_index=True)
+
+
+# --- intervals per model ----------------------------------------------------------------------------
+
+#: the per-model numbers of :func:`selective_intervals`
+INTERVAL_MEASURES = ("accuracy", "auroc", "aurc", "e_aurc", "augrc", "prr", "prr_selective",
+                     *(f"acc_at_{round(100 * c)}" for c in COVERAGES))
+
+
+def selective_intervals(answers: pd.DataFrame, signal: str = "msp", n_boot: int = 200, seed: int = SEED,
+                        level: float = 0.95) -> pd.DataFrame:
+    """Percentile intervals of :func:`selective_by_model`'s numbers per model, from a seeded bootstrap
+    over questions within datasets (:class:`QuestionResampler` on all of ``answers``: one draw serves
+    every model and both phrasings; ``numpy.random.default_rng(seed)``). A resample's value equals
+    :func:`selective_by_model` on the answers repeated as drawn. Columns: model, signal, measure
+    (:data:`INTERVAL_MEASURES`), value (all answers), low, high (``bootstrap.percentile_interval`` at
+    ``level``), n_boot."""
+    from helpers.analysis.bootstrap import percentile_interval
+
+    prepared = _prepare(answers, signal)
+    resampler = QuestionResampler(answers)
+    rng = np.random.default_rng(seed)
+    draws = np.full((n_boot, len(prepared), len(INTERVAL_MEASURES)), np.nan)
+    for b in range(n_boot):
+        counts = resampler.draw(rng)
+        for j, m in enumerate(prepared):
+            if counts[m.rows].sum() > 0:
+                row = _model_row(m, signal, counts[m.rows], COVERAGES)
+                draws[b, j] = [row[name] for name in INTERVAL_MEASURES]
+    rows = []
+    for j, m in enumerate(prepared):
+        point = _model_row(m, signal, None, COVERAGES)
+        for i, name in enumerate(INTERVAL_MEASURES):
+            low, high = percentile_interval(draws[:, j, i], level) if n_boot else (np.nan, np.nan)
+            rows.append({"model": m.model, "signal": signal, "measure": name, "value": point[name],
+                         "low": low, "high": high, "n_boot": n_boot})
+    return pd.DataFrame(rows, columns=["model", "signal", "measure", "value", "low", "high", "n_boot"])
