@@ -238,12 +238,10 @@ def brier_decomposition(conf, correct, bins: metrics.Binning = "quantile", n_bin
 
 def _round_to_grid(f: np.ndarray, y: np.ndarray, points: int) -> np.ndarray:
     """Linear interpolation of the masses y at positions f onto a grid of ``points`` on [0, 1]."""
-    values = np.zeros(points)
     cell = (f * (points - 1)).astype(int).clip(0, points - 2)
     frac = f * (points - 1) - cell
-    np.add.at(values, cell, (1 - frac) * y)
-    np.add.at(values, cell + 1, frac * y)
-    return values
+    return (np.bincount(cell, weights=(1 - frac) * y, minlength=points)
+            + np.bincount(cell + 1, weights=frac * y, minlength=points))
 
 
 def _reflected_gaussian(f: np.ndarray, y: np.ndarray, x_eval: np.ndarray, sigma: float) -> np.ndarray:

@@ -236,3 +236,107 @@ def side_by_side(comparison: pd.DataFrame, table: str) -> pd.DataFrame:
     grid = rows.assign(text=text, what=[column_label(c) for c in rows["column"]]).pivot_table(
         index="row", columns="what", values="text", aggfunc="first", sort=False)
     return grid.rename_axis(index="model", columns=None)
+
+
+# --- the chapters beyond the paper ---------------------------------------------------------------------
+
+def with_interval(value, low, high, digits: int = 2, scale: float = 1.0) -> str:
+    """'value [low, high]' with ``digits`` decimals (each multiplied by ``scale``, e.g. 100 for
+    percent); the value alone without an interval; :data:`NOT_APPLICABLE` without a value.
+
+    >>> with_interval(0.1234, 0.1, 0.15)
+    '0.12 [0.10, 0.15]'
+    """
+    if pd.isna(value):
+        return NOT_APPLICABLE
+    text = f"{scale * value:.{digits}f}"
+    if pd.isna(low) or pd.isna(high):
+        return text
+    return f"{text} [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
+
+
+def interval_grid(table: pd.DataFrame, columns: str, names: dict[str, str], digits: int = 2,
+                  scale: float = 1.0, estimate: str = "value") -> pd.DataFrame:
+    """A long table of estimates with low/high (e.g. ``recalibration.measure_intervals``,
+    ``selective.selective_intervals``, ``one_shot.paired_differences``) as a model × ``columns``
+    grid of :func:`with_interval` strings: rows model labels in display order (ours marked),
+    columns the keys of ``names`` in order, renamed to its values; missing cells :data:`NOT_APPLICABLE`."""
+    text = [with_interval(v, lo, hi, digits, scale) for v, lo, hi in
+            zip(table[estimate], table["low"], table["high"])]
+    grid = table.assign(text=text).pivot_table(index="model", columns=columns, values="text", aggfunc="first")
+    grid = grid.reindex(index=model_order(grid.index), columns=[c for c in names if c in grid.columns])
+    grid = grid.fillna(NOT_APPLICABLE).rename(index=model_label, columns=names)
+    return grid.rename_axis(index="model", columns=None)
+
+
+#: readable names of the recalibration methods
+METHOD_NAMES = {"none": "raw MSP", "platt": "Platt", "temperature": "temperature", "isotonic": "isotonic",
+                "histogram": "histogram binning"}
+
+
+def recalibration_display(table: pd.DataFrame, measures: dict[str, str], signal: str = "msp",
+                          method_names: dict[str, str] = METHOD_NAMES) -> pd.DataFrame:
+    """Rows of ``recalibration.recalibration_table`` for one signal as a model × (measure, method)
+    table with 3 decimals (AUROC in percent with 1): columns the measures of ``measures`` (key ->
+    name), each split by method; :data:`NOT_APPLICABLE` where a method gives no value."""
+    rows = table[table["signal"] == signal]
+    parts = {}
+    for measure, name in measures.items():
+        wide = rows.pivot_table(index="model", columns="method", values=measure, aggfunc="first")
+        for method, method_name in method_names.items():
+            if method in wide:
+                values = wide[method] * (100 if measure.startswith("auroc") else 1)
+                digits = 1 if measure.startswith("auroc") else 3
+                parts[(name, method_name)] = [NOT_APPLICABLE if pd.isna(v) else f"{v:.{digits}f}" for v in values]
+    index = rows.pivot_table(index="model", columns="method", values="accuracy", aggfunc="first").index
+    out = pd.DataFrame(parts, index=index).reindex(model_order(index))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out.rename(index=model_label).rename_axis(index="model")
+
+
+#: readable names of the conformal rules
+RULE_NAMES = {"ltt": "certified (LTT)", "paper_balanced": "paper, balanced", "paper_conservative": "paper, conservative"}
+
+
+def conformal_display(conformal: pd.DataFrame, rule_names: dict[str, str] = RULE_NAMES) -> pd.DataFrame:
+    """``selective.conformal_abstention`` as a model × (rule, coverage / risk) table in percent with
+    1 decimal; the certified rule's risk is :data:`NOT_APPLICABLE` when it abstains on everything."""
+    parts = {}
+    for rule, name in rule_names.items():
+        rows = conformal[conformal["rule"] == rule].set_index("model")
+        for column, label in (("coverage", "coverage (%)"), ("risk", "risk (%)")):
+            parts[(name, label)] = rows[column].map(lambda v: NOT_APPLICABLE if pd.isna(v) else f"{100 * v:.1f}")
+    out = pd.DataFrame(parts)
+    out = out.reindex(model_order(out.index))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out.rename(index=model_label).rename_axis(index="model")
+
+
+#: the rows of :func:`claims_display`: column of ``one_shot.claims_by_shots`` -> readable name
+CLAIM_ROWS = {"n_models": "paper models", "n_miscalibrated": "miscalibrated (ECE > tolerance)",
+              "ece_min": "lowest ECE", "ece_max": "highest ECE",
+              "n_sig_above_msp": "MSP cells significantly above chance", "n_cells_msp": "MSP cells",
+              "n_above_chance_msp": "models with MSP above chance",
+              "r_msp": "r, accuracy vs MSP AUROC", "p_msp": "p, accuracy vs MSP AUROC",
+              "r_max_logit": "r, accuracy vs Max Logit AUROC", "p_max_logit": "p, accuracy vs Max Logit AUROC",
+              "n_msp_better": "models where MSP beats Max Logit", "n_both": "models with both signals",
+              "abstention_claim": "abstention claim holds"}
+
+
+def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
+    """``one_shot.claims_by_shots`` as a table with a row per number (:data:`CLAIM_ROWS`) and a
+    column per prompt ('zero-shot', 'one-shot'): counts as integers, errors and r with 2 (p with 2
+    significant) digits, the abstention verdict as yes/no."""
+    def text(column: str, value) -> str:
+        if column == "abstention_claim":
+            return "yes" if value else "no"
+        if column.startswith("p_"):
+            return f"{value:.2g}"
+        if column.startswith(("r_", "ece_")):
+            return f"{value:.2f}"
+        return f"{int(value)}"
+
+    out = pd.DataFrame({("zero-shot" if row["shots"] == 0 else "one-shot"):
+                        [text(c, row[c]) for c in CLAIM_ROWS] for row in claims.to_dict("records")},
+                       index=list(CLAIM_ROWS.values()))
+    return out.rename_axis(index="number")
