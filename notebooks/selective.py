@@ -126,12 +126,12 @@ facts.glue_facts(selective_facts)
 # | selective PRR | {glue:text}`prr_selective_r:.2f` | {glue:text}`prr_selective_low:.2f` to {glue:text}`prr_selective_high:.2f` |
 # | AUROC (pooled) | {glue:text}`auroc_r:.2f` | {glue:text}`auroc_low:.2f` to {glue:text}`auroc_high:.2f` |
 #
-# The intervals exclude zero for {glue:text}`tracks_accuracy`, and include it for
-# {glue:text}`free_of_accuracy`. AURC and AUGRC are almost accuracy itself, so they rank the models
-# much as accuracy does and say little about the confidence. E-AURC subtracts the oracle, yet still
-# follows accuracy, because the paper's models that are more often right also sort better (the
-# paper's own correlation of accuracy with AUROC). The interval covers the resampling of questions
-# with the same models; it says nothing about other models.
+# Summaries whose interval excludes zero: {glue:text}`tracks_accuracy`; whose interval includes
+# it: {glue:text}`free_of_accuracy`. The closer |r| is to 1, the more a summary restates accuracy
+# and the less it says about the confidence; E-AURC subtracts the oracle at the same accuracy, and
+# what correlation remains comes from the paper's finding that the models that are more often right
+# also sort better. The interval covers the resampling of questions with the same models; it says
+# nothing about other models.
 #
 # Against the paper's own numbers (the mean AUROC over its cells and the balanced score with its
 # learnt threshold at *k* = {glue:text}`k`), all correlations across the paper's models:
@@ -176,11 +176,12 @@ sweep.assign(certified=~sweep["abstains_all"].astype(bool)).groupby("k", sort=Fa
 # %% [markdown]
 # ## Verdict
 #
-# By the field's measures the MSP is a usable selective-answering signal: answering the most
-# confident questions raises accuracy for every paper model, and E-AURC ranks the signals as the
-# paper's AUROC does. But the areas mostly restate accuracy, and a threshold learnt to maximise a
-# score is no promise about the risk: with {glue:text}`k` labels per dataset only
-# {glue:text}`n_certified` models can be given one.
+# By the field's measures the MSP is a usable selective-answering signal: answering the 80% most
+# confident questions raises the accuracy of {glue:text}`n_gain_80` of the {glue:text}`n_models`
+# paper models, and by E-AURC the MSP beats the Max Logit for {glue:text}`n_msp_better` of
+# {glue:text}`n_both`. But the areas largely restate accuracy (r = {glue:text}`aurc_r:.2f` for AURC),
+# and a threshold learnt to maximise a score is no promise about the risk: with {glue:text}`k`
+# labels per dataset, {glue:text}`n_certified` models can be given one.
 #
 # **Our scored models.** {glue:text}`scored`
 

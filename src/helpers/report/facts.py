@@ -599,6 +599,7 @@ class SelectiveFacts:
     e_aurc_max: float
     e_aurc_max_model: str
     median_gain_80: float
+    n_gain_80: int
     aurc_r: float
     aurc_low: float
     aurc_high: float
@@ -667,7 +668,8 @@ def selective_facts(table: pd.DataFrame, logit_table: pd.DataFrame, correlations
     return SelectiveFacts(
         k=k, n_models=len(paper), e_aurc_min=e_aurc["min"], e_aurc_min_model=e_aurc["min_model"],
         e_aurc_max=e_aurc["max"], e_aurc_max_model=e_aurc["max_model"],
-        median_gain_80=float(100 * (paper["acc_at_80"] - paper["accuracy"]).median()), **values,
+        median_gain_80=float(100 * (paper["acc_at_80"] - paper["accuracy"]).median()),
+        n_gain_80=int((paper["acc_at_80"] > paper["accuracy"]).sum()), **values,
         tracks_accuracy=words.join_words([SELECTIVE_NAMES[y] for y in named if excludes[y]]) or "none",
         free_of_accuracy=words.join_words([SELECTIVE_NAMES[y] for y in named if not excludes[y]]) or "none",
         e_aurc_paper_auroc_r=float(pairs.get(("paper_auroc", "e_aurc"), float("nan"))),
