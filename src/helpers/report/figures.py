@@ -353,9 +353,10 @@ def interval_dots(table: pd.DataFrame, labels: dict[str, str], reference: float 
             if pd.isna(row[value]):
                 continue
             scored = is_scored(model)
-            ax.errorbar(row[value], i, xerr=[[row[value] - row["low"]], [row["high"] - row[value]]],
-                        fmt=SCORED_MARKER if scored else PAPER_MARKER, color=colors[model],
-                        markersize=10 if scored else 5, capsize=2)
+            # a percentile interval need not contain the estimate, so the bar is drawn from low to high
+            ax.hlines(i, row["low"], row["high"], color=colors[model], linewidth=1.5)
+            ax.scatter(row[value], i, marker=SCORED_MARKER if scored else PAPER_MARKER, color=colors[model],
+                       s=110 if scored else 25, zorder=3)
         if reference is not None:
             ax.axvline(reference, color="grey", linestyle="--", linewidth=1)
         ax.set_xlabel(labels[measure])
