@@ -84,7 +84,8 @@ figures.risk_coverage_figure(curves);
 names = {"accuracy": "accuracy", "aurc": "AURC", "e_aurc": "E-AURC", "augrc": "AUGRC",
          "acc_at_50": "acc. at 50%", "acc_at_80": "acc. at 80%", "acc_at_90": "acc. at 90%",
          "prr_selective": "selective PRR"}
-intervals = {s: selective.selective_intervals(answers, s, n_boot=resamples) for s in signals}
+intervals, boot = selective.selective_bootstrap(answers, "msp", n_boot=resamples)
+intervals = {"msp": intervals} | {s: selective.selective_intervals(answers, s, n_boot=resamples) for s in signals[1:]}
 tables.interval_grid(intervals["msp"], "measure", names, digits=3)
 
 # %% [markdown]
@@ -97,7 +98,6 @@ if "max_logit" in intervals:
 # %% tags=["hide-input"]
 table = selective.selective_by_model(answers, "msp")
 logit_table = selective.selective_by_model(answers, "max_logit") if "max_logit" in signals else table.iloc[:0]
-boot = selective.bootstrap_correlations(answers, "msp", n_boot=resamples)
 comparison = selective.paper_comparison(answers, "msp", k)
 comparison_correlations = selective.cross_model_correlations(comparison)
 conformal = selective.conformal_abstention(answers, "msp", k)

@@ -358,3 +358,13 @@ def test_real_measure_intervals_after_platt(published):
     assert ece.loc[("Llama3-70b", "none"), "value"] == pytest.approx(0.174, abs=5e-4)
     assert ece.loc[("Llama3-70b", "platt"), "value"] == pytest.approx(0.0161, abs=5e-4)
     assert (ece["high"] - ece["low"]).max() < 0.02
+
+
+def test_a_table_of_some_measures_equals_the_full_one_there():
+    answers = _toy_answers(np.random.default_rng(33), n_questions=60)
+    full = rec.recalibration_table(answers, 10)
+    some = rec.recalibration_table(answers, 10, only=("ece_equal_mass",))
+    kept = ["model", "signal", "method", "n_test", "accuracy", "ece_equal_mass"]
+    pd.testing.assert_frame_equal(some[kept], full[kept])
+    assert some["smece"].isna().all() and some["brier"].isna().all()
+    assert some.loc[some["method"] != "none", "auroc"].isna().all()

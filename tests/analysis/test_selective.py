@@ -360,3 +360,11 @@ def test_real_selective_intervals_contain_the_estimate(published):
     assert e_aurc.loc["gpt-4-turbo", "value"] == pytest.approx(0.0305, abs=5e-5)
     assert ((e_aurc["low"] <= e_aurc["value"]) & (e_aurc["value"] <= e_aurc["high"])).all()
     assert (e_aurc["high"] - e_aurc["low"]).max() < 0.03
+
+
+def test_one_bootstrap_gives_both_the_intervals_and_the_correlations():
+    answers = _toy_answers(np.random.default_rng(22), n_questions=25)
+    intervals, correlations = sel.selective_bootstrap(answers, "msp", n_boot=15, seed=4)
+    pd.testing.assert_frame_equal(intervals, sel.selective_intervals(answers, "msp", n_boot=15, seed=4))
+    pd.testing.assert_frame_equal(correlations, sel.bootstrap_correlations(answers, "msp", n_boot=15, seed=4),
+                                  rtol=1e-10)

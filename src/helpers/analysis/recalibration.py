@@ -302,19 +302,26 @@ def smooth_ece(conf, correct) -> float:
     return smooth_ece_at(conf, correct, smooth_ece_bandwidth(conf, correct))
 
 
-def probability_measures(conf, correct, n_bins: int = N_BINS) -> dict[str, float]:
+def probability_measures(conf, correct, n_bins: int = N_BINS, only: Sequence[str] | None = None) -> dict[str, float]:
     """Every calibration and scoring number of probabilities on labelled answers (fractions):
     mean_conf, accuracy, ece_equal_mass, ece_equal_width (``metrics.calibration_error`` with
     ``weighted=True, last_bin_closed=True``), smece, brier, reliability, resolution, uncertainty,
-    within_bin (:func:`brier_decomposition`, equal-mass bins), log_loss, auroc (fraction)."""
+    within_bin (:func:`brier_decomposition`, equal-mass bins), log_loss, auroc (fraction).
+    ``only``: compute just these (and mean_conf, accuracy); None = all."""
     conf, correct = _arrays(conf, correct)
+    wanted = set(MEASURES if only is None else only)
     out = {"mean_conf": float(conf.mean()), "accuracy": float(correct.mean())}
     for name, bins in (("ece_equal_mass", "quantile"), ("ece_equal_width", "uniform")):
-        out[name] = metrics.calibration_error(conf, correct, bins, n_bins, weighted=True, last_bin_closed=True)
-    out["smece"] = smooth_ece(conf, correct)
-    out.update(brier_decomposition(conf, correct, "quantile", n_bins))
-    out["log_loss"] = log_loss(conf, correct)
-    out["auroc"] = metrics.auroc_pct(conf, correct) / 100
+        if name in wanted:
+            out[name] = metrics.calibration_error(conf, correct, bins, n_bins, weighted=True, last_bin_closed=True)
+    if "smece" in wanted:
+        out["smece"] = smooth_ece(conf, correct)
+    if wanted & {"brier", "reliability", "resolution", "uncertainty", "within_bin"}:
+        out.update(brier_decomposition(conf, correct, "quantile", n_bins))
+    if "log_loss" in wanted:
+        out["log_loss"] = log_loss(conf, correct)
+    if "auroc" in wanted:
+        out["auroc"] = metrics.auroc_pct(conf, correct) / 100
     return out
 
 
@@ -348,14 +355,16 @@ def _by_model(splits: abstention.Splits) -> dict[str, list]:
 
 
 def recalibration_table(answers: pd.DataFrame, k: abstention.K = 20, signals: Sequence[str] = ("msp", "max_logit"),
-                        scope: Scope = "model", seed: int = SEED) -> pd.DataFrame:
+                        scope: Scope = "model", seed: int = SEED, only: Sequence[str] | None = None) -> pd.DataFrame:
     """Before and after recalibration, per model, signal and method, on the test answers.
 
     One row per model × signal × method of :data:`METHODS` ("none" = the raw confidence; for Max
     Logit, which is no probability, only accuracy and auroc are given there). Columns: model, signal,
     method, k, scope, n_train (labelled answers), n_test, n_fits, n_degenerate (fits on one-class
     training answers, module docstring), the :data:`MEASURES` of :func:`probability_measures`, and
-    auroc_change = auroc − auroc of "none" (0 for strictly increasing maps).
+    auroc_change = auroc − auroc of "none" (0 for strictly increasing maps). ``only``: compute just
+    these measures (``probability_measures``), the others NaN, e.g. ("ece_equal_mass",) for a quick
+    sweep over k.
     """
     rows = []
     for signal in signals:
@@ -370,13 +379,13 @@ def recalibration_table(answers: pd.DataFrame, k: abstention.K = 20, signals: Se
                 if method == "none":
                     row = {**base, "method": method, "n_fits": 0, "n_degenerate": 0}
                     if signal == "msp":
-                        row.update(probability_measures(test_c, test_y))
+                        row.update(probability_measures(test_c, test_y, only=only))
                     else:
                         row.update({"accuracy": float(test_y.mean()), "auroc": before_auroc})
                 else:
                     prob, n_degenerate, n_fits = _fit_and_apply(method, parts, signal, scope)
                     row = {**base, "method": method, "n_fits": n_fits, "n_degenerate": n_degenerate,
-                           **probability_measures(prob, test_y)}
+                           **probability_measures(prob, test_y, only=only)}
                 rows.append(row)
     out = pd.DataFrame(rows)
     out = out.reindex(columns=["model", "signal", "method", "k", "scope", "n_train", "n_test", "n_fits",
