@@ -160,10 +160,13 @@ tables.claims_display(claims)
 
 # %% tags=["solution", "hide-input"]
 # Solution 1 (without re-running): the paired accuracy change on WinoGrande alone, per model.
-by_dataset[by_dataset["dataset"] == "winogrande"].set_index("model")[["accuracy_0", "accuracy_1", "difference"]].round(1)
+winogrande = by_dataset[by_dataset["dataset"] == "winogrande"].set_index("model")
+winogrande[["accuracy_0", "accuracy_1", "difference"]].rename(
+    index=tables.model_label, columns={"accuracy_0": "zero-shot (%)", "accuracy_1": "one-shot (%)",
+                                       "difference": "one − zero (points)"}).round(1)
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: the change on TruthfulQA next to MMLU, largest TruthfulQA loss first.
 grid = by_dataset.pivot(index="model", columns="dataset", values="difference")
 if {"truthfulqa", "mmlu"} <= set(grid.columns):
-    display(grid[["truthfulqa", "mmlu"]].sort_values("truthfulqa").round(1))
+    display(grid[["truthfulqa", "mmlu"]].sort_values("truthfulqa").rename(index=tables.model_label).round(1))

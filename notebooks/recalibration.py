@@ -177,8 +177,7 @@ figures.recalibration_panels(bins, curves, after_label="after Platt scaling");
 # scaling:
 
 # %%
-still = recalibration.still_miscalibrated(sweep)
-still[still["method"] == "platt"][["k", "n_models", "n_miscalibrated", "models", "worst"]].set_index("k").round(3)
+tables.still_miscalibrated_display(recalibration.still_miscalibrated(sweep), "platt")
 
 # %% [markdown]
 # Models above the tolerance after Platt scaling: {glue:text}`sweep_counts`.
@@ -205,8 +204,9 @@ still[still["method"] == "platt"][["k", "n_models", "n_miscalibrated", "models",
 # %% tags=["solution", "hide-input"]
 # Solution 1: paper models above the tolerance with one map per model and with one per dataset.
 per_dataset = recalibration.recalibration_table(answers, k, signals=("msp",), scope="dataset", only=("ece_equal_mass",))
-both = {"per model": recalibration.still_miscalibrated(table), "per dataset": recalibration.still_miscalibrated(per_dataset)}
-{name: rows.set_index("method")["n_miscalibrated"].to_dict() for name, rows in both.items()}
+both = {"one map per model": table, "one map per dataset": per_dataset}
+pd.DataFrame({name: recalibration.still_miscalibrated(rows).set_index("method")["n_miscalibrated"]
+              for name, rows in both.items()}).rename(index=tables.METHOD_NAMES).rename_axis("paper models above the tolerance")
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: the median ECE after each map over the paper models. Platt scaling also fits an
@@ -214,4 +214,6 @@ both = {"per model": recalibration.still_miscalibrated(table), "per dataset": re
 # logit scale) and which a temperature alone cannot remove.
 from helpers.analysis.cells import split_scored
 
-split_scored(table)[0].groupby("method", sort=False)[["ece_equal_mass", "brier", "log_loss"]].median().round(3)
+medians = split_scored(table)[0].groupby("method", sort=False)[["ece_equal_mass", "brier", "log_loss"]].median()
+medians.rename(index=tables.METHOD_NAMES, columns={"ece_equal_mass": "median ECE", "brier": "median Brier",
+                                                   "log_loss": "median log loss"}).rename_axis("map").round(3)

@@ -202,3 +202,13 @@ def test_conformal_and_claims_display(published):
     assert shown.loc["r, accuracy vs MSP AUROC", "one-shot"] == "0.82"
     assert shown.loc["p, accuracy vs MSP AUROC", "zero-shot"] == "0.0012"
     assert shown.loc["abstention claim holds"].tolist() == ["yes", "no"]
+
+
+def test_still_miscalibrated_display():
+    still = pd.DataFrame({"k": [20, "half", 20], "signal": "msp", "method": ["platt", "platt", "isotonic"],
+                          "n_models": 14, "n_miscalibrated": [2, 0, 5], "models": ["Falcon-40b, Mistral", "", "x"],
+                          "worst": [0.09302, 0.04, 0.1], "tolerance": 0.05})
+    shown = tables.still_miscalibrated_display(still)
+    assert shown.index.tolist() == ["20", "half"] and shown.index.name == "k"
+    assert shown.loc["20"].tolist() == [14, 2, "Falcon 40B, Mistral 7B", "0.093"]
+    assert shown.loc["half", "which"] == "none"

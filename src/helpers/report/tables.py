@@ -15,7 +15,7 @@ from helpers.analysis.abstention import K, covered_datasets, run_rows
 from helpers.analysis.cells import SIGNIFICANCE, cell_table
 from helpers.data.schema import COLUMNS
 from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, SIGNAL_NAMES, SIGNALS, dataset_order,
-                                     model_order)
+                                     display_name, model_order)
 from helpers.report.words import model_label, penalty_name, power_of_ten
 
 #: how a table shows a value that does not apply or is undefined (e.g. the AUROC of a cell whose
@@ -340,3 +340,15 @@ def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
                         [text(c, row[c]) for c in CLAIM_ROWS] for row in claims.to_dict("records")},
                        index=list(CLAIM_ROWS.values()))
     return out.rename_axis(index="number")
+
+
+def still_miscalibrated_display(still: pd.DataFrame, method: str = "platt", signal: str = "msp") -> pd.DataFrame:
+    """Rows of ``recalibration.still_miscalibrated`` for one method and signal, a row per k: the paper
+    models, how many stay above the tolerance, which (display names, or 'none') and the worst ECE
+    (3 decimals)."""
+    rows = still[(still["method"] == method) & (still["signal"] == signal)]
+    names = [", ".join(display_name(m) for m in models.split(", ")) if models else "none" for models in rows["models"]]
+    return pd.DataFrame({"paper models": rows["n_models"].to_numpy(),
+                         "above the tolerance": rows["n_miscalibrated"].to_numpy(), "which": names,
+                         "worst ECE": [f"{v:.3f}" for v in rows["worst"]]},
+                        index=pd.Index([str(k) for k in rows["k"]], name="k"))
