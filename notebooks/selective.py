@@ -160,9 +160,9 @@ tables.conformal_display(conformal)
 
 # %% [markdown]
 # With *k* = {glue:text}`k` labelled answers per dataset, the guarantee can be given for
-# {glue:text}`n_certified` of the paper's models ({glue:text}`certified_models`); the others must
-# abstain on everything, since too few labelled answers can never show a risk that low for a model
-# this often wrong. Where it is given, it holds on the test answers: {glue:text}`certified_words`.
+# {glue:text}`n_certified` of the paper's models ({glue:text}`certified_models`); for the others no
+# candidate passes the test, so the rule abstains on everything: their labelled answers are too
+# few, or too often wrong, to show a risk that low. Where it is given, it holds on the test answers: {glue:text}`certified_words`.
 # The paper's balanced threshold keeps the risk at or below the target for only
 # {glue:text}`n_paper_within` of the {glue:text}`n_paper_runs` paper models; its median risk on the
 # test answers is {glue:text}`median_paper_risk_pct:.1f`%. More labels certify more models:
