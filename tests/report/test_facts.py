@@ -214,7 +214,7 @@ def test_verdict_detail_counts_the_pairs_below_base():
 
 def test_chapter_facts_and_field_names():
     assert list(facts.CHAPTER_FACTS) == ["data", "reproduction", "calibration", "correctness", "correlations",
-                                         "abstention", "own_model"]
+                                         "abstention", "own_model", "recalibration", "selective", "one_shot"]
     names = facts.field_names(facts.CorrectnessFacts, facts.CalibrationFacts)
     assert {"n_supported", "t_p", "n_miscalibrated", "rank_rho", "scored"} <= names
     assert facts.field_names() == set()
