@@ -5,8 +5,11 @@ answers of the paper's 14 models, and their uncertainty: model_intervals.csv and
 (95% question-bootstrap intervals, ``--resamples`` resamples, cached on disk), cell_tests.csv (the
 per-cell Mann-Whitney p-values with Holm and Benjamini-Hochberg corrections, one-sided) and
 correlation_uncertainty.csv (Fisher z, bootstrap over questions and over models, permutation
-p-values, leave-one-model-out and leave-one-family-out ranges). With ``--include-scored``, our own scored models (found in the
-scores folder) get their rows in cells.csv, models.csv and abstention.csv too, next to the paper's,
+p-values, leave-one-model-out and leave-one-family-out ranges); and one CSV per chapter beyond the
+paper: recalibration.csv, selective.csv and one_shot.csv (the one-shot answers against the zero-shot
+ones on the same questions). With ``--include-scored``, our own scored models (found in the
+scores folder) get their rows in cells.csv, models.csv and abstention.csv (and in the three files
+beyond the paper) too, next to the paper's,
 whose numbers do not change; datasets.csv and correlations.csv always stay the paper's (means and
 correlations over its models). A scored model's overall abstention rows average over the datasets it
 has answers for (those with per-dataset rows); model_intervals.csv and cell_intervals.csv get
@@ -115,7 +118,48 @@ def main(argv: list[str] | None = None) -> None:
     tables = export_tables(answers, resamples=args.resamples, store=frame_store(analysis_cache_dir()))
     for path in write_tables(tables, args.out):
         print(path)
+    for path in write_beyond_tables(args.published_dir, args.scores_dir, args.include_scored, args.out):
+        print(path)
 
 
 if __name__ == "__main__":
     main()
+
+
+# --- the chapters beyond the paper: one CSV per chapter ---------------------------------------------
+
+#: file name -> its columns, in order (written next to :data:`COLUMNS`'s files)
+BEYOND_COLUMNS = {
+    "recalibration.csv": ["k", "model", "signal", "method", "n_train", "n_test", "n_degenerate", "accuracy",
+                          "ece_equal_mass", "ece_equal_width", "smece", "brier", "reliability", "resolution",
+                          "uncertainty", "log_loss", "auroc", "auroc_change"],
+    "selective.csv": ["model", "signal", "n", "accuracy", "auroc", "aurc", "aurc_oracle", "e_aurc", "augrc",
+                      "prr", "prr_selective", "acc_at_50", "acc_at_80", "acc_at_90"],
+    "one_shot.csv": ["model", "shots", "n_answers", "n_questions", "accuracy", "unparseable_pct", "auroc_msp",
+                     "auroc_max_logit", "ece_equal_mass", "calibration_error_paper"],
+}
+
+
+def export_beyond_tables(zero: pd.DataFrame, one: pd.DataFrame, k=20) -> dict[str, pd.DataFrame]:
+    """The per-model numbers of the three chapters beyond the paper (file name -> DataFrame with
+    exactly ``BEYOND_COLUMNS[name]``): recalibration.csv (``recalibration.recalibration_table`` with
+    k labelled answers per dataset, MSP and Max Logit; fractions), selective.csv
+    (``selective.selective_by_model`` of each signal, all answers; fractions) and one_shot.csv
+    (``one_shot.paired_measures`` of the ``zero``- and ``one``-shot answers to the same questions;
+    accuracy, AUROC and unparseable share in percent, calibration errors as fractions)."""
+    from helpers.analysis import one_shot, recalibration, selective
+
+    signals = [s for s in ("msp", "max_logit") if zero[s].notna().any()]
+    tables = {
+        "recalibration.csv": recalibration.recalibration_table(zero, k, signals=signals),
+        "selective.csv": pd.concat([selective.selective_by_model(zero, s) for s in signals], ignore_index=True),
+        "one_shot.csv": one_shot.paired_measures(one_shot.paired_answers(zero, one)),
+    }
+    return {name: table[BEYOND_COLUMNS[name]] for name, table in tables.items()}
+
+
+def write_beyond_tables(published_dir_arg, scores_dir, include_scored: bool, out: Path) -> list[Path]:
+    """Load the zero- and one-shot answers as :func:`main` does and write :func:`export_beyond_tables`."""
+    zero = load_answers(published_dir_arg, scores_dir, shots=0, include_scored=include_scored)
+    one = load_answers(published_dir_arg, scores_dir, shots=1, include_scored=include_scored)
+    return write_tables(export_beyond_tables(zero, one), out)

@@ -86,11 +86,11 @@ def test_paired_bootstrap_uses_the_same_draw_for_both():
     zero = _answers(rng, 0)
     one = zero.assign(shots=1)  # identical answers: every difference is exactly 0 in every draw
     diff = os1.paired_differences(os1.paired_answers(zero, one), n_boot=30, seed=5)
-    finite = diff.dropna(subset=["low"])
-    assert (finite["difference"] == 0).all() and (finite["low"] == 0).all() and (finite["high"] == 0).all()
+    finite = diff.dropna(subset=["lo"])
+    assert (finite["difference"] == 0).all() and (finite["lo"] == 0).all() and (finite["hi"] == 0).all()
     # Max Logit is absent for GPT: no interval, no warning
     gpt = diff[(diff["model"] == "gpt-4-turbo") & (diff["measure"] == "auroc_max_logit")]
-    assert gpt["low"].isna().all()
+    assert gpt["lo"].isna().all()
 
 
 def test_paired_bootstrap_is_seeded_and_covers_a_real_shift():
@@ -103,7 +103,7 @@ def test_paired_bootstrap_is_seeded_and_covers_a_real_shift():
     b = os1.paired_differences(paired, n_boot=100, seed=7)
     pd.testing.assert_frame_equal(a, b)
     acc = a.set_index("measure").loc["accuracy"]
-    assert acc["high"] < 0 and acc["low"] < acc["difference"] < acc["high"]
+    assert acc["hi"] < 0 and acc["lo"] < acc["difference"] < acc["hi"]
 
 
 # --- real data ---------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def test_real_paired_bootstrap(paired):
     diff = os1.paired_differences(two, n_boot=40, seed=1).set_index(["model", "measure"])
     llama = diff.loc[("Llama-70b", "accuracy")]
     assert llama["difference"] == pytest.approx(-13.365, abs=5e-4)
-    assert llama["high"] < 0
+    assert llama["hi"] < 0
     gpt = diff.loc[("gpt-4-turbo", "auroc_msp")]
-    assert gpt["difference"] == pytest.approx(-8.774, abs=5e-4) and gpt["high"] < 0
+    assert gpt["difference"] == pytest.approx(-8.774, abs=5e-4) and gpt["hi"] < 0
     assert np.isnan(diff.loc[("gpt-4-turbo", "auroc_max_logit"), "zero"])

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-from helpers.analysis import metrics
+from helpers.analysis import abstention, metrics
 from helpers.analysis import recalibration as rec
 
 
@@ -309,3 +309,62 @@ def test_real_reliability_before_after(published):
     assert before["frac_correct"].max() < before["mean_conf"].max()  # overconfident at the top
     assert len(curves) == 2 * rec.MESH_POINTS and curves["model"].eq("Mistral").all()
     assert (curves["lower"] <= curves["upper"] + 1e-12).all()
+
+
+# --- intervals ---------------------------------------------------------------------------------------
+
+def test_weighted_smooth_ece_equals_repeating_the_answers():
+    rng = np.random.default_rng(31)
+    conf, correct = _synthetic(rng, 300)
+    counts = rng.integers(0, 4, 300)
+    repeated = rec.smooth_ece_at(np.repeat(conf, counts), np.repeat(correct, counts), 0.07)
+    assert rec.weighted_smooth_ece_at(conf, correct, counts, 0.07) == pytest.approx(repeated, rel=1e-9)
+    assert rec.weighted_smooth_ece_at(conf, correct, np.ones(300), 0.07) == pytest.approx(
+        rec.smooth_ece_at(conf, correct, 0.07), rel=1e-12)
+
+
+def test_measure_intervals_are_the_loop_over_repeated_test_answers():
+    answers = _toy_answers(np.random.default_rng(32), n_questions=60)
+    out = rec.measure_intervals(answers, k=10, methods=("none", "platt"), n_boot=8, seed=3)
+    table = rec.recalibration_table(answers, 10, signals=("msp",)).set_index(["model", "method"])
+    splits = abstention.pooled_splits(answers, "msp", 10)
+    rng = np.random.default_rng(3)
+    for model, parts in rec._by_model(splits).items():
+        test_c = np.concatenate([te[0] for _, te in parts])
+        test_y = np.concatenate([te[1] for _, te in parts])
+        probs = {"none": test_c, "platt": rec._fit_and_apply("platt", parts, "msp", "model")[0]}
+        sigma = {m: rec.smooth_ece_bandwidth(p, test_y) for m, p in probs.items()}
+        draws = {m: [] for m in probs}
+        for _ in range(8):
+            pick = rng.integers(0, test_y.size, test_y.size)
+            for m, p in probs.items():
+                c, y = p[pick], test_y[pick]
+                draws[m].append({"ece_equal_mass": metrics.calibration_error(c, y, "quantile", 10, True, True),
+                                 "ece_equal_width": metrics.calibration_error(c, y, "uniform", 10, True, True),
+                                 "smece": rec.smooth_ece_at(c, y, sigma[m]), "brier": rec.brier_score(c, y),
+                                 "log_loss": rec.log_loss(c, y)})
+        mine = out[out["model"] == model].set_index(["method", "measure"])
+        for m in probs:
+            for measure in rec.INTERVAL_MEASURES:
+                values = [d[measure] for d in draws[m]]
+                row = mine.loc[(m, measure)]
+                assert row["estimate"] == pytest.approx(table.loc[(model, m), measure], rel=1e-12)
+                assert (row["lo"], row["hi"]) == pytest.approx(tuple(np.percentile(values, [2.5, 97.5])), rel=1e-9)
+
+
+def test_real_measure_intervals_after_platt(published):
+    out = rec.measure_intervals(published, 20, methods=("none", "platt"), n_boot=10)
+    ece = out[out["measure"] == "ece_equal_mass"].set_index(["model", "method"])
+    assert ece.loc[("Llama3-70b", "none"), "estimate"] == pytest.approx(0.174, abs=5e-4)
+    assert ece.loc[("Llama3-70b", "platt"), "estimate"] == pytest.approx(0.0161, abs=5e-4)
+    assert (ece["hi"] - ece["lo"]).max() < 0.02
+
+
+def test_a_table_of_some_measures_equals_the_full_one_there():
+    answers = _toy_answers(np.random.default_rng(33), n_questions=60)
+    full = rec.recalibration_table(answers, 10)
+    some = rec.recalibration_table(answers, 10, only=("ece_equal_mass",))
+    kept = ["model", "signal", "method", "n_test", "accuracy", "ece_equal_mass"]
+    pd.testing.assert_frame_equal(some[kept], full[kept])
+    assert some["smece"].isna().all() and some["brier"].isna().all()
+    assert some.loc[some["method"] != "none", "auroc"].isna().all()

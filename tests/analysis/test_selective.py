@@ -332,3 +332,39 @@ def test_real_conformal_at_k20_mostly_abstains_on_everything(published):
     half = sel.conformal_abstention(published, "msp", k="half")
     certified = half[(half["rule"] == "ltt") & ~half["abstains_all"]]
     assert len(certified) == 3 and (certified["risk"] <= 0.1).all()
+
+
+# --- intervals per model ----------------------------------------------------------------------------
+
+def test_selective_intervals_are_the_loop_over_repeated_answers():
+    answers = _toy_answers(np.random.default_rng(21), n_questions=25)
+    out = sel.selective_intervals(answers, "msp", n_boot=12, seed=5)
+    assert len(out) == 3 * len(sel.INTERVAL_MEASURES)
+    # the reference: materialise every resample and take selective_by_model of it
+    rng, resampler = np.random.default_rng(5), sel.QuestionResampler(answers)
+    draws = [sel.selective_by_model(answers.loc[answers.index.repeat(resampler.draw(rng))], "msp").set_index("model")
+             for _ in range(12)]
+    point = sel.selective_by_model(answers, "msp").set_index("model")
+    for row in out.itertuples():
+        values = [d.loc[row.model, row.measure] for d in draws]
+        assert row.estimate == pytest.approx(point.loc[row.model, row.measure], rel=1e-12)
+        assert (row.lo, row.hi) == pytest.approx(tuple(np.percentile(values, [2.5, 97.5])), rel=1e-9)
+    # Max Logit: the API model has none and is left out
+    logit = sel.selective_intervals(answers, "max_logit", n_boot=3, seed=5)
+    assert logit["model"].unique().tolist() == ["Llama-7b", "Mistral"]
+
+
+def test_real_selective_intervals_contain_the_estimate(published):
+    out = sel.selective_intervals(published, "msp", n_boot=20).set_index(["model", "measure"])
+    e_aurc = out.xs("e_aurc", level="measure")
+    assert e_aurc.loc["gpt-4-turbo", "estimate"] == pytest.approx(0.0305, abs=5e-5)
+    assert ((e_aurc["lo"] <= e_aurc["estimate"]) & (e_aurc["estimate"] <= e_aurc["hi"])).all()
+    assert (e_aurc["hi"] - e_aurc["lo"]).max() < 0.03
+
+
+def test_one_bootstrap_gives_both_the_intervals_and_the_correlations():
+    answers = _toy_answers(np.random.default_rng(22), n_questions=25)
+    intervals, correlations = sel.selective_bootstrap(answers, "msp", n_boot=15, seed=4)
+    pd.testing.assert_frame_equal(intervals, sel.selective_intervals(answers, "msp", n_boot=15, seed=4))
+    pd.testing.assert_frame_equal(correlations, sel.bootstrap_correlations(answers, "msp", n_boot=15, seed=4),
+                                  rtol=1e-10)

@@ -62,3 +62,15 @@ def test_the_own_model_chapter_runs_on_a_partial_model_without_scoring(root, sco
 def test_a_parameter_of_the_wrong_type_is_named(root, published_dir):
     with pytest.raises(RuntimeError, match=r"parameter limit: expected a whole number of at least 1, got 'abc'"):
         book.execute("own_model", {"limit": "abc"}, force=True, root=root)
+
+
+BEYOND = ["recalibration", "selective", "one_shot"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scored", ["none", "partial", "several"])
+def test_every_chapter_beyond_the_paper_runs_with_any_scored_models(root, score_folders, published_dir, scored):
+    for name in BEYOND:
+        parameters = {"scores_dir": str(score_folders[scored]), "resamples": 5}
+        assert book.execute(name, parameters, force=True, root=root), name
+        assert book.output_problems(root / book.EXECUTED / f"{name}.ipynb") == []

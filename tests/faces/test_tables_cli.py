@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from helpers import tables
+from helpers.data.published import load_published
 from scored_rows import TINY, with_tiny
 
 ROWS = {"cells.csv": 260, "models.csv": 14, "datasets.csv": 5, "correlations.csv": 3,
@@ -69,8 +70,10 @@ def test_cli_reads_scored_answers_only_when_asked(argv, include, tmp_path, monke
     calls = []
     monkeypatch.setattr(tables, "load_answers", lambda *args, **kwargs: calls.append(kwargs) or "answers")
     monkeypatch.setattr(tables, "export_tables", lambda answers, **kwargs: {"x.csv": pd.DataFrame({"a": [answers]})})
+    monkeypatch.setattr(tables, "export_beyond_tables", lambda zero, one: {"y.csv": pd.DataFrame({"a": [zero]})})
     tables.main(["--out", str(tmp_path), *argv])
-    assert calls == [{"shots": 0, "include_scored": include}]
+    assert calls == [{"shots": 0, "include_scored": include}, {"shots": 0, "include_scored": include},
+                     {"shots": 1, "include_scored": include}]
 
 
 def test_help_says_which_files_stay_the_papers(capsys):
@@ -81,14 +84,16 @@ def test_help_says_which_files_stay_the_papers(capsys):
 
 
 @pytest.fixture(scope="module")
-def written_with_scored(published, tmp_path_factory):
+def written_with_scored(published, published_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("tables-scored")
+    one = load_published(published_dir, shots=1)
     answers = with_tiny(published)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tables, "load_answers",
-                   lambda *args, include_scored, **kwargs: answers if include_scored else published)
+                   lambda *args, include_scored, shots, **kwargs: one if shots == 1 else
+                   answers if include_scored else published)
         tables.main(["--out", str(out), "--include-scored", "--resamples", RESAMPLES])
-    return {name: (out / name).read_text().splitlines() for name in tables.COLUMNS}
+    return {name: (out / name).read_text().splitlines() for name in [*tables.COLUMNS, *tables.BEYOND_COLUMNS]}
 
 
 def test_cli_with_scored_models_adds_their_rows_and_changes_no_paper_row(written_dir, written_with_scored):
@@ -123,3 +128,41 @@ def test_cli_refuses_a_bad_resample_count(capsys):
     with pytest.raises(SystemExit):
         tables.main(["--out", "x", "--resamples", "0"])
     assert "--resamples must be at least 1, got 0" in capsys.readouterr().err
+
+
+# --- one CSV per chapter beyond the paper -----------------------------------------------------------
+
+BEYOND_ROWS = {"recalibration.csv": 14 * 5 + 12 * 4, "selective.csv": 14 + 12, "one_shot.csv": 12 * 2}
+
+
+@pytest.mark.parametrize("name", list(tables.BEYOND_COLUMNS))
+def test_cli_writes_one_csv_per_chapter_beyond_the_paper(written_dir, name):
+    table = pd.read_csv(written_dir / name)
+    assert list(table.columns) == tables.BEYOND_COLUMNS[name]
+    assert len(table) == BEYOND_ROWS[name]
+
+
+def test_cli_beyond_values(written_dir):
+    rec = pd.read_csv(written_dir / "recalibration.csv").set_index(["model", "signal", "method"])
+    assert (rec["k"] == 20).all()
+    assert rec.loc[("Llama3-70b", "msp", "none"), "ece_equal_mass"] == pytest.approx(0.1740, abs=5e-4)
+    assert rec.loc[("Llama3-70b", "msp", "platt"), "ece_equal_mass"] == pytest.approx(0.0161, abs=5e-4)
+    assert rec.loc[("gpt-4-turbo", "msp", "isotonic"), "auroc_change"] == pytest.approx(-0.0233, abs=5e-4)
+    sel = pd.read_csv(written_dir / "selective.csv").set_index(["model", "signal"])
+    assert sel.loc[("gpt-4-turbo", "msp"), "aurc"] == pytest.approx(0.0412, abs=5e-5)
+    assert ("gpt-4-turbo", "max_logit") not in sel.index
+    one = pd.read_csv(written_dir / "one_shot.csv").set_index(["model", "shots"])
+    assert "Llama3-70b" not in one.index.get_level_values("model")
+    assert one.loc[("gpt-4-turbo", 0), "n_answers"] == 42314
+    assert one.loc[("gpt-4-turbo", 1), "accuracy"] == pytest.approx(82.237, abs=5e-3)
+    assert one.loc[("gpt-4-turbo", 0), "accuracy"] == pytest.approx(86.658, abs=5e-3)
+
+
+def test_cli_beyond_with_scored_models_adds_their_rows_and_changes_no_paper_row(written_dir, written_with_scored):
+    for name in tables.BEYOND_COLUMNS:
+        plain = (written_dir / name).read_text().splitlines()
+        joined = written_with_scored[name]
+        ours = [line for line in joined if f",{TINY}," in f",{line}"]
+        assert [line for line in joined if line not in ours] == plain, name
+        # the tiny model has zero-shot answers only, so no one-shot rows
+        assert bool(ours) == (name != "one_shot.csv"), name

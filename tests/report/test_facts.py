@@ -215,7 +215,8 @@ def test_verdict_detail_counts_the_pairs_below_base():
 
 def test_chapter_facts_and_field_names():
     assert list(facts.CHAPTER_FACTS) == ["data", "reproduction", "calibration", "correctness", "correlations",
-                                         "abstention", "own_model", "summary"]
+                                         "abstention", "own_model", "summary",
+                                         "recalibration", "selective", "one_shot"]
     names = facts.field_names(facts.CorrectnessFacts, facts.CalibrationFacts)
     assert {"n_supported", "t_p", "n_miscalibrated", "rank_rho", "scored"} <= names
     assert facts.field_names() == set()
@@ -469,3 +470,90 @@ def test_summary_facts_and_table_by_hand():
     assert list(shown["chapter"]) == ["calibration", "correctness", "correlations", "abstention"]
     assert shown.loc["miscalibrated", "our verdict"] == "holds for 13 of 14 models"
     assert f.calibration_paper == tables.SUMMARY_CLAIMS["calibration"][1]
+# ---- the chapters beyond the paper ------------------------------------------------------------
+
+from helpers.analysis import one_shot, recalibration, selective  # noqa: E402
+from helpers.data.published import load_published  # noqa: E402
+
+
+def _recalibration_inputs(answers):
+    table = recalibration.recalibration_table(answers, 20, signals=("msp",))
+    sweep = pd.concat([table, recalibration.recalibration_sweep(answers, (10, 200), signals=("msp",))])
+    intervals = recalibration.measure_intervals(answers, 20, methods=("none", "platt"), n_boot=10)
+    return table, sweep, intervals
+
+
+def test_recalibration_facts_on_the_real_data(paper, joined):
+    f = facts.recalibration_facts(*_recalibration_inputs(paper.answers), 20, paper.coverage)
+    assert (f.n_models, f.n_before, f.n_platt, f.n_temperature, f.n_isotonic, f.n_histogram) == (14, 13, 3, 9, 10, 13)
+    assert f.platt_models == "Falcon 40B, Llama 2 13B and Mistral 7B"
+    assert f.still_words == "3 of the 14 paper models are still miscalibrated"
+    assert (f.best_method, f.n_best, f.n_sure_before, f.n_sure_platt) == ("Platt", 3, 13, 3)
+    assert (round(f.median_ece_before, 3), round(f.median_ece_platt, 3)) == (0.202, 0.038)
+    # a monotone map leaves the resolution as it is and shrinks the reliability term
+    assert f.median_resolution_platt == pytest.approx(f.median_resolution_before, abs=1e-3)
+    assert f.median_reliability_platt < f.median_reliability_before / 10
+    assert (round(f.isotonic_auroc_change, 1), f.isotonic_auroc_model) == (-2.3, "GPT4 Turbo")
+    assert f.monotone_auroc_change == pytest.approx(0, abs=1e-9) and f.n_degenerate == 0
+    assert f.sweep_counts == "3 with k = 20, 5 with k = 10 and 0 with k = 200"
+    assert f.corr_before_words == f.corr_after_words == "no significant correlation"
+    assert f.corr_before_stats.startswith("r = -0.11, p = 0.7, n = 14")
+    assert f.scored == facts.NO_SCORED
+    with_tiny = facts.recalibration_facts(*_recalibration_inputs(joined.answers), 20, joined.coverage)
+    assert dataclasses.replace(with_tiny, scored=f.scored) == f
+    assert with_tiny.scored.startswith(f"{TINY}, one of ours, "
+                                       "has a conventional ECE of ")
+    assert "after Platt scaling on its k = 20 labelled answers per dataset." in with_tiny.scored
+
+
+def _selective_inputs(answers):
+    table = selective.selective_by_model(answers, "msp")
+    logit = selective.selective_by_model(answers, "max_logit")
+    boot = selective.bootstrap_correlations(answers, "msp", n_boot=10)
+    comparison = selective.cross_model_correlations(selective.paper_comparison(answers, "msp", 20))
+    return table, logit, boot, comparison, selective.conformal_abstention(answers, "msp", 20)
+
+
+def test_selective_facts_on_the_real_data(paper, joined):
+    f = facts.selective_facts(*_selective_inputs(paper.answers), 20, paper.coverage)
+    assert (f.n_models, f.e_aurc_min_model, f.e_aurc_max_model) == (14, "GPT4 Turbo", "Llama 2 7B")
+    assert (round(f.e_aurc_min, 4), round(f.e_aurc_max, 4)) == (0.0305, 0.2981)
+    assert f.n_gain_80 == 14 and round(f.median_gain_80, 1) == 3.6
+    assert round(f.aurc_r, 3) == -0.969 and f.aurc_low <= f.aurc_r <= f.aurc_high
+    assert round(f.e_aurc_paper_auroc_r, 3) == -0.953
+    assert f.tracks_accuracy == "AURC, E-AURC, AUGRC, selective PRR and AUROC" and f.free_of_accuracy == "none"
+    assert (f.n_both, f.n_msp_better) == (12, 9)
+    assert (f.target_risk_pct, f.confidence_pct) == (10, 90)
+    assert (f.n_certified, f.certified_models) == (2, "Llama 3 70B and GPT4 Turbo")
+    assert f.certified_words == ("Llama 3 70B answers 50.0% of the test questions with 4.9% of them wrong and "
+                                 "GPT4 Turbo answers 90.0% of the test questions with 9.1% of them wrong")
+    assert (f.n_paper_within, f.n_paper_runs) == (1, 14)
+    assert f.scored == facts.NO_SCORED
+    with_tiny = facts.selective_facts(*_selective_inputs(joined.answers), 20, joined.coverage)
+    assert dataclasses.replace(with_tiny, scored=f.scored) == f
+    assert with_tiny.scored.startswith(f"{TINY}, one of ours, "
+                                       "has an AURC of ")
+
+
+def test_one_shot_facts_on_the_real_data(published, published_dir):
+    one = load_published(published_dir, shots=1)
+    paired = one_shot.paired_answers(published, one)
+    counts = one_shot.same_question_counts(published, one, paired)
+    differences = one_shot.paired_differences(paired, n_boot=20)
+    claims = one_shot.claims_by_shots(paired)
+    f = facts.one_shot_facts(counts, differences, claims, one_shot.accuracy_drop_by_dataset(paired),
+                             one_shot.one_shot_correlations(one))
+    assert (f.n_models_one, f.missing_models) == (12, "Llama 3 8B and Llama 3 70B")
+    assert f.partial_models == "Falcon 7B, Falcon 40B and GPT4 Turbo"
+    assert f.n_paired == 10 * 42814 - 500 + 5500 + 5000
+    assert (f.n_compared, f.n_accuracy_up) == (12, 0) and f.n_accuracy_down >= 10
+    assert round(f.median_accuracy_change, 1) == -4.9
+    assert (f.largest_drop_dataset, round(f.largest_drop, 1)) == ("ARC-Challenge", 9.1)
+    assert (f.n_models_claims, f.n_miscalibrated_0, f.n_miscalibrated_1) == (12, 11, 12)
+    assert f.calibration_claim_1 == "holds for every model"
+    assert (f.n_above_chance_0, f.n_above_chance_1, f.correctness_claim_1) == (11, 8, "holds for 8 of 12 models")
+    assert (round(f.r_msp_0, 3), round(f.r_msp_1, 3)) == (0.817, 0.729)
+    assert (f.n_both, f.n_msp_better_0, f.n_msp_better_1) == (10, 8, 6)
+    assert (f.abstention_claim_0, f.abstention_claim_1) == ("holds", "does not hold in full")
+    assert (round(f.r_all_msp, 3), f.n_all_msp, round(f.r_all_max_logit, 3), f.n_all_max_logit) == (0.729, 12, 0.640, 10)
+    assert f.scored == "No model we scored ourselves has one-shot answers in this run."

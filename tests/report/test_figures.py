@@ -203,3 +203,45 @@ def test_gain_figures_have_a_panel_per_rule():
     assert [t.get_text() for t in curves.axes[0].get_xticklabels()] == ["5", "20"]
     scatter = figures.gain_against_abstained(bands[bands["k"] == 20])
     assert len(scatter.axes) == 2 and len(scatter.axes[0].containers) == 2
+# --- the chapters beyond the paper -------------------------------------------------------------
+
+def test_recalibration_panels_one_panel_per_model_with_both_stages(answers):
+    from helpers.analysis import recalibration
+
+    bins, curves = recalibration.reliability_before_after(answers, "platt", 20, n_boot=5)
+    fig = figures.recalibration_panels(bins, curves, after_label="after Platt")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["Falcon 7B", "Mistral 7B", "Yi 6B", "GPT4 Turbo",
+                                                  f"my-model {figures.SCORED_MARKER}"]
+    labels = [line.get_label() for line in visible[0].get_lines()]
+    assert labels[1:] == ["MSP", "after Platt"]  # after the diagonal
+    # per stage: a band and the bins as dots
+    assert len(visible[0].collections) == 4
+
+
+def test_risk_coverage_figure_a_panel_per_signal_and_scored_models_dashed(answers):
+    from helpers.analysis import selective
+
+    curves = pd.concat([selective.risk_coverage_by_model(answers, s, coverages=np.linspace(0.1, 1, 10))
+                        for s in ("msp", "max_logit")])
+    fig = figures.risk_coverage_figure(curves)
+    assert [ax.get_title() for ax in fig.axes] == ["MSP", "Max Logit"]
+    msp_lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert list(msp_lines) == ["Falcon 7B", "Mistral 7B", "Yi 6B", "GPT4 Turbo", "my-model"]
+    assert msp_lines["my-model"].get_linestyle() == "--" and msp_lines["Yi 6B"].get_linestyle() == "-"
+    assert "GPT4 Turbo" not in [line.get_label() for line in fig.axes[1].get_lines()]
+
+
+def test_interval_panels_a_panel_per_measure_and_bars_from_low_to_high():
+    table = pd.DataFrame({"model": ["Yi-6b", "mine", "Yi-6b", "mine"], "measure": ["a", "a", "b", "b"],
+                          "difference": [1.0, -2.0, 0.5, np.nan], "lo": [0.2, -3.0, 0.6, np.nan],
+                          "hi": [1.5, -1.0, 0.9, np.nan]})
+    fig = figures.interval_panels(table, {"b": "B (points)", "a": "A (points)", "c": "absent"}, estimate="difference")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in visible] == ["B (points)", "A (points)"]
+    assert [t.get_text() for t in visible[0].get_yticklabels()] == ["Yi 6B", "mine"]
+    segments = visible[1].collections[0].get_segments()[0]
+    assert segments[:, 0].tolist() == [0.2, 1.5]  # Yi 6B's interval on "a"
+    # the interval of "b" does not contain its estimate and is drawn anyway; NaN rows are skipped
+    assert visible[0].collections[0].get_segments()[0][:, 0].tolist() == [0.6, 0.9]
+    assert len(visible[0].collections) == 2

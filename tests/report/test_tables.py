@@ -272,3 +272,56 @@ def test_paired_difference_display_by_hand():
     assert list(shown.index) == ["Falcon 7B", "Yi 6B"]
     assert shown.loc["Falcon 7B"].tolist() == ["-0.07 [-0.50, 0.36]", "38.6"]
     assert shown.loc["Yi 6B", "MSP − Max Logit AUROC (points)"] == "4.25 [3.90, 4.61]"
+# --- the chapters beyond the paper -------------------------------------------------------------
+
+def test_interval_grid_of_measures_with_another_estimate_column():
+    long = pd.DataFrame({"model": ["mine", "gpt-4-turbo", "gpt-4-turbo", "Falcon-7b"],
+                         "measure": ["x", "x", "y", "y"], "difference": [0.5, 0.25, 0.125, 1.0],
+                         "lo": [0.4, 0.2, 0.1, np.nan], "hi": [0.6, 0.3, 0.2, np.nan]})
+    grid = tables.interval_grid(long, {"y": "Y", "x": "X", "z": "absent"}, 2, name="measure", estimate="difference")
+    assert grid.index.tolist() == ["Falcon 7B", "GPT4 Turbo", "mine (ours)"] and grid.index.name == "model"
+    assert grid.columns.tolist() == ["Y", "X"]
+    assert grid.loc["GPT4 Turbo"].tolist() == ["0.12 [0.10, 0.20]", "0.25 [0.20, 0.30]"]
+    assert grid.loc["Falcon 7B"].tolist() == ["1.00", tables.NOT_APPLICABLE]
+
+
+def test_recalibration_display():
+    table = pd.DataFrame({"model": ["mine", "mine", "Yi-6b", "Yi-6b"], "signal": "msp",
+                          "method": ["none", "platt", "none", "platt"], "accuracy": 0.5,
+                          "ece_equal_mass": [0.2, 0.01234, 0.3, np.nan], "auroc": [0.61, 0.61, 0.7, 0.7]})
+    shown = tables.recalibration_display(table, {"ece_equal_mass": "ECE", "auroc": "AUROC (%)"})
+    assert shown.index.tolist() == ["Yi 6B", "mine (ours)"]
+    assert shown.columns.tolist() == [("ECE", "raw MSP"), ("ECE", "Platt"), ("AUROC (%)", "raw MSP"),
+                                      ("AUROC (%)", "Platt")]
+    assert shown.loc["mine (ours)"].tolist() == ["0.200", "0.012", "61.0", "61.0"]
+    assert shown.loc["Yi 6B", ("ECE", "Platt")] == tables.NOT_APPLICABLE
+
+
+def test_conformal_and_claims_display(published):
+    from helpers.analysis import one_shot, selective
+
+    shown = tables.conformal_display(selective.conformal_abstention(published, "msp", 20))
+    assert shown.index[0] == "Falcon 7B" and len(shown) == 14
+    assert shown.loc["GPT4 Turbo", ("certified (LTT)", "coverage (%)")] == "90.0"
+    assert shown.loc["GPT4 Turbo", ("certified (LTT)", "risk (%)")] == "9.1"
+    assert shown.loc["Falcon 7B", ("certified (LTT)", "risk (%)")] == tables.NOT_APPLICABLE
+    assert shown.loc["Falcon 7B", ("certified (LTT)", "coverage (%)")] == "0.0"
+    claims = pd.DataFrame([{c: 0 for c in tables.CLAIM_ROWS} | {"shots": s, "n_models": 12, "r_msp": 0.8172,
+                                                                  "p_msp": 0.001171, "abstention_claim": s == 0}
+                           for s in (0, 1)])
+    shown = tables.claims_display(claims)
+    assert shown.columns.tolist() == ["zero-shot", "one-shot"] and shown.index.name == "number"
+    assert shown.loc["paper models"].tolist() == ["12", "12"]
+    assert shown.loc["r, accuracy vs MSP AUROC", "one-shot"] == "0.82"
+    assert shown.loc["p, accuracy vs MSP AUROC", "zero-shot"] == "0.0012"
+    assert shown.loc["abstention claim holds"].tolist() == ["yes", "no"]
+
+
+def test_still_miscalibrated_display():
+    still = pd.DataFrame({"k": [20, "half", 20], "signal": "msp", "method": ["platt", "platt", "isotonic"],
+                          "n_models": 14, "n_miscalibrated": [2, 0, 5], "models": ["Falcon-40b, Mistral", "", "x"],
+                          "worst": [0.09302, 0.04, 0.1], "tolerance": 0.05})
+    shown = tables.still_miscalibrated_display(still)
+    assert shown.index.tolist() == ["20", "half"] and shown.index.name == "k"
+    assert shown.loc["20"].tolist() == [14, 2, "Falcon 40B, Mistral 7B", "0.093"]
+    assert shown.loc["half", "which"] == "none"

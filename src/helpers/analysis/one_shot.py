@@ -226,7 +226,7 @@ def paired_differences(paired: pd.DataFrame, n_boot: int = N_BOOT, seed: int = S
     (``selective.QuestionResampler`` on its rows; both phrasings of a question together) and the same
     draw is used for the zero- and the one-shot answers; models are drawn one after the other from
     ``numpy.random.default_rng(seed)`` in display order. Columns: model, measure, zero, one,
-    difference (one − zero), low, high (percentile interval of the difference at ``level``), n_boot.
+    difference (one − zero), lo, hi (percentile interval of the difference at ``level``), n_boot.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -247,7 +247,7 @@ def paired_differences(paired: pd.DataFrame, n_boot: int = N_BOOT, seed: int = S
         for j, measure in enumerate(MEASURES):
             zero, one = point[0][measure], point[1][measure]
             rows.append({"model": model, "measure": measure, "zero": zero, "one": one, "difference": one - zero,
-                         "low": float(lo[j]), "high": float(hi[j]), "n_boot": n_boot})
+                         "lo": float(lo[j]), "hi": float(hi[j]), "n_boot": n_boot})
     return pd.DataFrame(rows)
 
 

@@ -238,12 +238,10 @@ def brier_decomposition(conf, correct, bins: metrics.Binning = "quantile", n_bin
 
 def _round_to_grid(f: np.ndarray, y: np.ndarray, points: int) -> np.ndarray:
     """Linear interpolation of the masses y at positions f onto a grid of ``points`` on [0, 1]."""
-    values = np.zeros(points)
     cell = (f * (points - 1)).astype(int).clip(0, points - 2)
     frac = f * (points - 1) - cell
-    np.add.at(values, cell, (1 - frac) * y)
-    np.add.at(values, cell + 1, frac * y)
-    return values
+    return (np.bincount(cell, weights=(1 - frac) * y, minlength=points)
+            + np.bincount(cell + 1, weights=frac * y, minlength=points))
 
 
 def _reflected_gaussian(f: np.ndarray, y: np.ndarray, x_eval: np.ndarray, sigma: float) -> np.ndarray:
@@ -304,19 +302,26 @@ def smooth_ece(conf, correct) -> float:
     return smooth_ece_at(conf, correct, smooth_ece_bandwidth(conf, correct))
 
 
-def probability_measures(conf, correct, n_bins: int = N_BINS) -> dict[str, float]:
+def probability_measures(conf, correct, n_bins: int = N_BINS, only: Sequence[str] | None = None) -> dict[str, float]:
     """Every calibration and scoring number of probabilities on labelled answers (fractions):
     mean_conf, accuracy, ece_equal_mass, ece_equal_width (``metrics.calibration_error`` with
     ``weighted=True, last_bin_closed=True``), smece, brier, reliability, resolution, uncertainty,
-    within_bin (:func:`brier_decomposition`, equal-mass bins), log_loss, auroc (fraction)."""
+    within_bin (:func:`brier_decomposition`, equal-mass bins), log_loss, auroc (fraction).
+    ``only``: compute just these (and mean_conf, accuracy); None = all."""
     conf, correct = _arrays(conf, correct)
+    wanted = set(MEASURES if only is None else only)
     out = {"mean_conf": float(conf.mean()), "accuracy": float(correct.mean())}
     for name, bins in (("ece_equal_mass", "quantile"), ("ece_equal_width", "uniform")):
-        out[name] = metrics.calibration_error(conf, correct, bins, n_bins, weighted=True, last_bin_closed=True)
-    out["smece"] = smooth_ece(conf, correct)
-    out.update(brier_decomposition(conf, correct, "quantile", n_bins))
-    out["log_loss"] = log_loss(conf, correct)
-    out["auroc"] = metrics.auroc_pct(conf, correct) / 100
+        if name in wanted:
+            out[name] = metrics.calibration_error(conf, correct, bins, n_bins, weighted=True, last_bin_closed=True)
+    if "smece" in wanted:
+        out["smece"] = smooth_ece(conf, correct)
+    if wanted & {"brier", "reliability", "resolution", "uncertainty", "within_bin"}:
+        out.update(brier_decomposition(conf, correct, "quantile", n_bins))
+    if "log_loss" in wanted:
+        out["log_loss"] = log_loss(conf, correct)
+    if "auroc" in wanted:
+        out["auroc"] = metrics.auroc_pct(conf, correct) / 100
     return out
 
 
@@ -350,14 +355,16 @@ def _by_model(splits: abstention.Splits) -> dict[str, list]:
 
 
 def recalibration_table(answers: pd.DataFrame, k: abstention.K = 20, signals: Sequence[str] = ("msp", "max_logit"),
-                        scope: Scope = "model", seed: int = SEED) -> pd.DataFrame:
+                        scope: Scope = "model", seed: int = SEED, only: Sequence[str] | None = None) -> pd.DataFrame:
     """Before and after recalibration, per model, signal and method, on the test answers.
 
     One row per model × signal × method of :data:`METHODS` ("none" = the raw confidence; for Max
     Logit, which is no probability, only accuracy and auroc are given there). Columns: model, signal,
     method, k, scope, n_train (labelled answers), n_test, n_fits, n_degenerate (fits on one-class
     training answers, module docstring), the :data:`MEASURES` of :func:`probability_measures`, and
-    auroc_change = auroc − auroc of "none" (0 for strictly increasing maps).
+    auroc_change = auroc − auroc of "none" (0 for strictly increasing maps). ``only``: compute just
+    these measures (``probability_measures``), the others NaN, e.g. ("ece_equal_mass",) for a quick
+    sweep over k.
     """
     rows = []
     for signal in signals:
@@ -372,13 +379,13 @@ def recalibration_table(answers: pd.DataFrame, k: abstention.K = 20, signals: Se
                 if method == "none":
                     row = {**base, "method": method, "n_fits": 0, "n_degenerate": 0}
                     if signal == "msp":
-                        row.update(probability_measures(test_c, test_y))
+                        row.update(probability_measures(test_c, test_y, only=only))
                     else:
                         row.update({"accuracy": float(test_y.mean()), "auroc": before_auroc})
                 else:
                     prob, n_degenerate, n_fits = _fit_and_apply(method, parts, signal, scope)
                     row = {**base, "method": method, "n_fits": n_fits, "n_degenerate": n_degenerate,
-                           **probability_measures(prob, test_y)}
+                           **probability_measures(prob, test_y, only=only)}
                 rows.append(row)
     out = pd.DataFrame(rows)
     out = out.reindex(columns=["model", "signal", "method", "k", "scope", "n_train", "n_test", "n_fits",
@@ -475,3 +482,78 @@ def reliability_before_after(answers: pd.DataFrame, method: Method = "platt", k:
     front = ["model", "stage"]
     return (bins_out[front + [c for c in bins_out.columns if c not in front]],
             curves_out[front + [c for c in curves_out.columns if c not in front]])
+
+
+# --- intervals ---------------------------------------------------------------------------------------
+
+#: the measures of :func:`measure_intervals`
+INTERVAL_MEASURES = ("ece_equal_mass", "ece_equal_width", "smece", "brier", "log_loss")
+N_BOOT = 200
+
+
+def weighted_smooth_ece_at(conf, correct, counts, sigma: float) -> float:
+    """:func:`smooth_ece_at` of the answers each repeated counts[i] times, without repeating them
+    (kernel smoothing works on masses, so a repeated answer is one answer of larger mass)."""
+    conf, correct = _arrays(conf, correct)
+    w = np.asarray(counts, dtype=np.float64)
+    if w.shape != conf.shape:
+        raise ValueError("counts must hold one weight per answer")
+    t = np.linspace(0, 1, max(round(10 / sigma), 200))
+    density = _reflected_gaussian(conf, w, t, sigma) + 1e-4
+    residual = _reflected_gaussian(conf, w * (conf - correct), t, sigma) / density
+    return float(np.sum(np.abs(residual) * density) / np.sum(density))
+
+
+def _weighted_measures(prob: np.ndarray, order: np.ndarray, correct: np.ndarray, counts: np.ndarray,
+                       sigma: float) -> list[float]:
+    """The :data:`INTERVAL_MEASURES` of probabilities with answer i counted counts[i] times."""
+    from helpers.analysis.one_shot import _sorted_calibration_error
+
+    n = counts.sum()
+    p, y, c = prob[order], correct[order], counts[order]
+    clipped = np.clip(prob, EPS, 1 - EPS)
+    loss = -np.where(correct, np.log(clipped), np.log1p(-clipped))
+    return [_sorted_calibration_error(p, y, c, "quantile", N_BINS, True, True),
+            _sorted_calibration_error(p, y, c, "uniform", N_BINS, True, True),
+            weighted_smooth_ece_at(prob, correct, counts, sigma),
+            float(np.sum(counts * (prob - correct) ** 2) / n), float(np.sum(counts * loss) / n)]
+
+
+def measure_intervals(answers: pd.DataFrame, k: abstention.K = 20, methods: Sequence[str] = METHODS["msp"],
+                      n_boot: int = N_BOOT, seed: int = SEED, level: float = 0.95,
+                      scope: Scope = "model") -> pd.DataFrame:
+    """Bootstrap intervals of MSP's calibration measures on the test answers, before ("none") and
+    after each map of ``methods``.
+
+    The maps are fitted once on the k labelled answers per dataset (as :func:`recalibration_table`)
+    and held fixed (the split of the paper's seed), so the interval is that of the test answers'
+    sampling. A resample draws the model's pooled test answers with replacement (``numpy.random.default_rng(seed)``, models in
+    display order); the same draw serves every method, so methods are compared on the same answers.
+    Measures (:data:`INTERVAL_MEASURES`, as :func:`probability_measures`): ece_equal_mass and
+    ece_equal_width (weighted, last bin closed), smece (in a resample at the bandwidth σ* of the full
+    test answers; the value is :func:`smooth_ece`), brier and log_loss. Columns: model, method,
+    measure, estimate (full test answers), lo, hi (percentile interval at ``level``,
+    ``bootstrap.percentile_interval``), n_boot.
+    """
+    from helpers.analysis.bootstrap import percentile_interval
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for model, parts in _by_model(abstention.pooled_splits(answers, "msp", k)).items():
+        test_c = np.concatenate([te[0] for _, te in parts])
+        test_y = np.concatenate([te[1] for _, te in parts])
+        probs = {m: test_c if m == "none" else _fit_and_apply(m, parts, "msp", scope)[0] for m in methods}
+        orders = {m: np.argsort(p, kind="stable") for m, p in probs.items()}
+        sigmas = {m: smooth_ece_bandwidth(p, test_y) for m, p in probs.items()}
+        draws = np.empty((n_boot, len(methods), len(INTERVAL_MEASURES)))
+        for b in range(n_boot):
+            counts = np.bincount(rng.integers(0, test_y.size, test_y.size), minlength=test_y.size)
+            for j, m in enumerate(methods):
+                draws[b, j] = _weighted_measures(probs[m], orders[m], test_y, counts, sigmas[m])
+        for j, m in enumerate(methods):
+            point = probability_measures(probs[m], test_y)
+            for i, measure in enumerate(INTERVAL_MEASURES):
+                lo, hi = percentile_interval(draws[:, j, i], level) if n_boot else (np.nan, np.nan)
+                rows.append({"model": model, "method": m, "measure": measure, "estimate": point[measure],
+                             "lo": lo, "hi": hi, "n_boot": n_boot})
+    return pd.DataFrame(rows)

@@ -667,3 +667,75 @@ def conformal_sweep(answers: pd.DataFrame, signal: str = "msp", ks: Iterable[abs
                     **kwargs) -> pd.DataFrame:
     """:func:`conformal_abstention` for each k (the labelled answers per dataset), rows stacked."""
     return pd.concat([conformal_abstention(answers, signal, k, **kwargs) for k in ks], ignore_index=True)
+
+
+# --- intervals per model ----------------------------------------------------------------------------
+
+#: the per-model numbers of :func:`selective_intervals`
+INTERVAL_MEASURES = ("accuracy", "auroc", "aurc", "e_aurc", "augrc", "prr", "prr_selective",
+                     *(f"acc_at_{round(100 * c)}" for c in COVERAGES))
+
+
+def _interval_draws(answers: pd.DataFrame, signal: str, n_boot: int, seed: int):
+    """(prepared models, draws[n_boot, model, INTERVAL_MEASURES]) of :func:`selective_intervals`."""
+    prepared = _prepare(answers, signal)
+    resampler = QuestionResampler(answers)
+    rng = np.random.default_rng(seed)
+    draws = np.full((n_boot, len(prepared), len(INTERVAL_MEASURES)), np.nan)
+    for b in range(n_boot):
+        counts = resampler.draw(rng)
+        for j, m in enumerate(prepared):
+            if counts[m.rows].sum() > 0:
+                row = _model_row(m, signal, counts[m.rows], COVERAGES)
+                draws[b, j] = [row[name] for name in INTERVAL_MEASURES]
+    return prepared, draws
+
+
+def _interval_rows(prepared, draws: np.ndarray, signal: str, level: float) -> pd.DataFrame:
+    from helpers.analysis.bootstrap import percentile_interval
+
+    rows = []
+    for j, m in enumerate(prepared):
+        point = _model_row(m, signal, None, COVERAGES)
+        for i, name in enumerate(INTERVAL_MEASURES):
+            lo, hi = percentile_interval(draws[:, j, i], level) if len(draws) else (np.nan, np.nan)
+            rows.append({"model": m.model, "signal": signal, "measure": name, "estimate": point[name],
+                         "lo": lo, "hi": hi, "n_boot": len(draws)})
+    return pd.DataFrame(rows, columns=["model", "signal", "measure", "estimate", "lo", "hi", "n_boot"])
+
+
+def selective_intervals(answers: pd.DataFrame, signal: str = "msp", n_boot: int = 200, seed: int = SEED,
+                        level: float = 0.95) -> pd.DataFrame:
+    """Percentile intervals of :func:`selective_by_model`'s numbers per model, from a seeded bootstrap
+    over questions within datasets (:class:`QuestionResampler` on all of ``answers``: one draw serves
+    every model and both phrasings; ``numpy.random.default_rng(seed)``). A resample's value equals
+    :func:`selective_by_model` on the answers repeated as drawn. Columns: model, signal, measure
+    (:data:`INTERVAL_MEASURES`), estimate (all answers), lo, hi (``bootstrap.percentile_interval`` at
+    ``level``), n_boot."""
+    prepared, draws = _interval_draws(answers, signal, n_boot, seed)
+    return _interval_rows(prepared, draws, signal, level)
+
+
+def selective_bootstrap(answers: pd.DataFrame, signal: str = "msp", n_boot: int = 200, seed: int = SEED,
+                        level: float = 0.95, pairs: Sequence[tuple[str, str]] = ACCURACY_PAIRS
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(:func:`selective_intervals`, :func:`bootstrap_correlations`) from one set of resamples: the
+    correlations across the paper's models (scored ones left out) of each draw of the intervals.
+    When every question a scored model answered is one the paper's models answered (as for every
+    model scored on the paper's datasets), the draws, and so both tables, equal those of the two
+    functions called apart with the same seed."""
+    prepared, draws = _interval_draws(answers, signal, n_boot, seed)
+    intervals = _interval_rows(prepared, draws, signal, level)
+    paper = [j for j, m in enumerate(prepared) if not vocabulary.is_scored(m.model)]
+    column = {name: i for i, name in enumerate(INTERVAL_MEASURES)}
+    point = pd.DataFrame([_model_row(prepared[j], signal, None, COVERAGES) for j in paper])
+    rows = []
+    for x, y in pairs:
+        c = metrics.correlation(point[x], point[y])
+        boot = np.array([(r.pearson_r, r.spearman_rho) for r in
+                         (metrics.correlation(d[paper, column[x]], d[paper, column[y]]) for d in draws)]).reshape(-1, 2)
+        lo, hi = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        rows.append((x, y, c.n, c.pearson_r, lo[0], hi[0], c.spearman_rho, lo[1], hi[1]))
+    correlations = pd.DataFrame(rows, columns=["x", "y", "n", "pearson_r", "pearson_low", "pearson_high",
+                                               "spearman_rho", "spearman_low", "spearman_high"])
+    return intervals, correlations

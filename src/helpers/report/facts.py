@@ -14,13 +14,14 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from helpers.analysis import abstention, cells, coverage, reproduction, significance, testing
+from helpers.analysis import abstention, cells, coverage, recalibration, reproduction, selective, significance, testing
 from helpers.analysis import scored as scored_mod
 from helpers.analysis.abstention import BASE_THRESHOLD, KS
 from helpers.analysis.correlations import ACCURACY_PAIRS, CORRELATION_ALPHA, SIZE_PAIRS, correlation_table
 from helpers.analysis.metrics import correlation
 from helpers.data.method import MAX_NEW_TOKENS
-from helpers.data.vocabulary import API_MODELS, PAPER_MODELS, PENALTY_NAMES, PHRASINGS, display_name
+from helpers.data.vocabulary import (API_MODELS, PAPER_MODELS, PENALTY_NAMES, PHRASINGS, dataset_name, display_name,
+                                     is_scored)
 from helpers.report import tables, words
 
 NO_SCORED = "No model we scored ourselves is part of this run."
@@ -787,3 +788,311 @@ def glue_facts(*facts) -> None:
     for item in facts:
         for f in fields(item):
             glue(f.name, getattr(item, f.name), display=False)
+
+
+# ----------------------------------------------------------------------------- fixing calibration
+
+@dataclass(frozen=True)
+class RecalibrationFacts:
+    k: object
+    tolerance: float
+    n_models: int
+    n_before: int
+    n_platt: int
+    n_temperature: int
+    n_isotonic: int
+    n_histogram: int
+    platt_models: str
+    best_method: str
+    n_best: int
+    n_sure_before: int
+    n_sure_platt: int
+    median_ece_before: float
+    median_ece_platt: float
+    median_smece_before: float
+    median_smece_platt: float
+    median_brier_before: float
+    median_brier_platt: float
+    median_reliability_before: float
+    median_reliability_platt: float
+    median_resolution_before: float
+    median_resolution_platt: float
+    median_log_loss_before: float
+    median_log_loss_platt: float
+    isotonic_auroc_change: float
+    isotonic_auroc_model: str
+    monotone_auroc_change: float
+    n_degenerate: int
+    sweep_counts: str
+    still_words: str
+    corr_before_words: str
+    corr_before_stats: str
+    corr_after_words: str
+    corr_after_stats: str
+    scored: str
+
+
+def _miscalibrated_count(table: pd.DataFrame, tolerance: float, k, method: str) -> int:
+    rows = recalibration.still_miscalibrated(table, tolerance)
+    rows = rows[(rows["k"].astype(str) == str(k)) & (rows["signal"] == "msp") & (rows["method"] == method)]
+    return int(rows["n_miscalibrated"].iloc[0]) if len(rows) else 0
+
+
+def recalibration_facts(table: pd.DataFrame, sweep: pd.DataFrame, intervals: pd.DataFrame, k: abstention.K = 20,
+                        coverage_table: pd.DataFrame | None = None,
+                        tolerance: float = cells.ECE_TOLERANCE) -> RecalibrationFacts:
+    """The recalibration chapter over the paper's models: how many stay above the ECE ``tolerance``
+    (equal-mass, ``recalibration.still_miscalibrated``) raw and after each map with k labels
+    (``table``: ``recalibration.recalibration_table``), how many beyond doubt (the lower end of the
+    interval above the tolerance, ``intervals``: ``recalibration.measure_intervals``), medians of the
+    measures raw and after Platt scaling, the largest AUROC change by isotonic regression (points)
+    and by the strictly increasing maps, the count per k of the sweep (``sweep``), the correlation
+    of accuracy with the ECE raw and after Platt (``recalibration.accuracy_error_correlation``), and
+    a sentence per scored model."""
+    msp = table[table["signal"] == "msp"]
+    paper = cells.split_scored(msp)[0]
+    by = {m: paper[paper["method"] == m].set_index("model") for m in recalibration.METHODS["msp"]}
+    counts = {m: _miscalibrated_count(table, tolerance, k, m) for m in recalibration.METHODS["msp"]}
+    best = min(recalibration.METHODS["msp"][1:], key=lambda m: (counts[m], by[m]["ece_equal_mass"].median()))
+    still = recalibration.still_miscalibrated(table, tolerance).set_index(["signal", "method"])
+    platt_models = still.loc[("msp", "platt"), "models"] if ("msp", "platt") in still.index else ""
+    ece = intervals[(intervals["measure"] == "ece_equal_mass") & ~intervals["model"].map(is_scored)]
+    sure = {m: int((ece[ece["method"] == m]["lo"] > tolerance).sum()) for m in ("none", "platt")}
+    iso = by["isotonic"]["auroc_change"]
+    monotone = pd.concat([by["platt"]["auroc_change"], by["temperature"]["auroc_change"]]).abs()
+    sweep_rows = recalibration.still_miscalibrated(sweep, tolerance)
+    sweep_rows = sweep_rows[(sweep_rows["signal"] == "msp") & (sweep_rows["method"] == "platt")]
+    sweep_counts = words.join_words([f"{r['n_miscalibrated']} with k = {r['k']}" for r in sweep_rows.to_dict("records")])
+    corr = recalibration.accuracy_error_correlation(table).set_index(["signal", "method"])
+    before, after = corr.loc[("msp", "none")], corr.loc[("msp", "platt")]
+    ours = cells.split_scored(msp)[1]
+    ours = ours.pivot_table(index="model", columns="method", values="ece_equal_mass", aggfunc="first").reset_index()
+    ours = _with_names(ours, coverage_table) if len(ours) else ours.assign(name=[], ours=[])
+    n_platt = counts["platt"]
+    return RecalibrationFacts(
+        k=k, tolerance=tolerance, n_models=len(by["none"]), n_before=counts["none"], n_platt=n_platt,
+        n_temperature=counts["temperature"], n_isotonic=counts["isotonic"], n_histogram=counts["histogram"],
+        platt_models=words.names_or(platt_models.split(", ") if platt_models else [], "none"),
+        best_method=tables.METHOD_NAMES[best], n_best=counts[best],
+        n_sure_before=sure["none"], n_sure_platt=sure["platt"],
+        **{f"median_{name}_{stage}": float(by[method][column].median())
+           for name, column in (("ece", "ece_equal_mass"), ("smece", "smece"), ("brier", "brier"),
+                                ("reliability", "reliability"), ("resolution", "resolution"),
+                                ("log_loss", "log_loss"))
+           for stage, method in (("before", "none"), ("platt", "platt"))},
+        isotonic_auroc_change=float(100 * iso.min()), isotonic_auroc_model=display_name(iso.idxmin()),
+        monotone_auroc_change=float(100 * monotone.max()),
+        n_degenerate=int(paper["n_degenerate"].sum()), sweep_counts=sweep_counts,
+        still_words=("no paper model is still miscalibrated" if n_platt == 0 else
+                     f"{n_platt} of the {len(by['none'])} paper models {'is' if n_platt == 1 else 'are'} still miscalibrated"),
+        corr_before_words=words.describe_correlation(before["pearson_r"], before["pearson_p"]),
+        corr_before_stats=words.correlation_stats(int(before["n"]), before["pearson_r"], before["pearson_p"],
+                                                  before["spearman_rho"]),
+        corr_after_words=words.describe_correlation(after["pearson_r"], after["pearson_p"]),
+        corr_after_stats=words.correlation_stats(int(after["n"]), after["pearson_r"], after["pearson_p"],
+                                                 after["spearman_rho"]),
+        scored=_sentences(ours, "{name}, {ours}, has a conventional ECE of {none:.2f} with its raw MSP and "
+                          f"{{platt:.2f}} after Platt scaling on its k = {k} labelled answers per dataset.",
+                          NO_SCORED))
+
+
+# ----------------------------------------------------------------------------- selective answering
+
+#: readable names of the selective-answering numbers
+SELECTIVE_NAMES = {"aurc": "AURC", "e_aurc": "E-AURC", "augrc": "AUGRC", "prr": "PRR",
+                   "prr_selective": "selective PRR", "auroc": "AUROC"}
+
+
+@dataclass(frozen=True)
+class SelectiveFacts:
+    k: object
+    n_models: int
+    e_aurc_min: float
+    e_aurc_min_model: str
+    e_aurc_max: float
+    e_aurc_max_model: str
+    median_gain_80: float
+    n_gain_80: int
+    aurc_r: float
+    aurc_low: float
+    aurc_high: float
+    e_aurc_r: float
+    e_aurc_low: float
+    e_aurc_high: float
+    augrc_r: float
+    augrc_low: float
+    augrc_high: float
+    prr_selective_r: float
+    prr_selective_low: float
+    prr_selective_high: float
+    auroc_r: float
+    auroc_low: float
+    auroc_high: float
+    tracks_accuracy: str
+    free_of_accuracy: str
+    e_aurc_paper_auroc_r: float
+    e_aurc_score_r: float
+    n_both: int
+    n_msp_better: int
+    target_risk_pct: float
+    confidence_pct: float
+    n_certified: int
+    certified_models: str
+    certified_words: str
+    n_paper_within: int
+    n_paper_runs: int
+    median_paper_risk_pct: float
+    scored: str
+
+
+def selective_facts(table: pd.DataFrame, logit_table: pd.DataFrame, correlations_boot: pd.DataFrame,
+                    comparison_correlations: pd.DataFrame, conformal: pd.DataFrame, k: abstention.K = 20,
+                    coverage_table: pd.DataFrame | None = None) -> SelectiveFacts:
+    """The selective-answering chapter over the paper's models: E-AURC extremes (``table``:
+    ``selective.selective_by_model`` of MSP; ``logit_table`` the same of Max Logit), the median gain
+    in accuracy (points) from answering the 80% most confident, Pearson r of accuracy with each
+    summary and its interval (``correlations_boot``: ``selective.bootstrap_correlations``), which
+    summaries track accuracy (interval excluding 0) and which do not, r of E-AURC with the paper's
+    AUROC and balanced score (``comparison_correlations``: ``selective.cross_model_correlations``),
+    MSP against Max Logit by E-AURC, and the conformal rule against the paper's balanced threshold
+    (``conformal``: ``selective.conformal_abstention``); a sentence per scored model."""
+    paper, ours = (part.set_index("model") for part in cells.split_scored(table))
+    logit = cells.split_scored(logit_table)[0].set_index("model")
+    e_aurc = words.extremes_words(cells.extremes(paper["e_aurc"]))
+    corr = correlations_boot.set_index("y")
+    values: dict[str, object] = {}
+    for y in ("aurc", "e_aurc", "augrc", "prr_selective", "auroc"):
+        values.update({f"{y}_r": float(corr.loc[y, "pearson_r"]), f"{y}_low": float(corr.loc[y, "pearson_low"]),
+                       f"{y}_high": float(corr.loc[y, "pearson_high"])})
+    excludes = (corr["pearson_low"] > 0) | (corr["pearson_high"] < 0)
+    named = [y for y in SELECTIVE_NAMES if y in corr.index and y != "prr"]
+    pairs = comparison_correlations.set_index(["x", "y"])["pearson_r"]
+    both = paper.index.intersection(logit.index)
+    ltt = conformal[conformal["rule"] == "ltt"]
+    ltt_paper = cells.split_scored(ltt)[0]
+    certified = ltt_paper[~ltt_paper["abstains_all"].astype(bool)]
+    target = float(ltt["target_risk"].iloc[0]) if len(ltt) else selective.TARGET_RISK
+    delta = float(ltt["delta"].iloc[0]) if len(ltt) else selective.DELTA
+    paper_rule = cells.split_scored(conformal[conformal["rule"] == "paper_balanced"])[0]
+    certified_words = words.join_words([f"{display_name(r['model'])} answers {100 * r['coverage']:.1f}% of the test "
+                                        f"questions with {100 * r['risk']:.1f}% of them wrong"
+                                        for r in certified.to_dict("records")])
+    ours = _with_names(ours.reset_index(), coverage_table)
+    return SelectiveFacts(
+        k=k, n_models=len(paper), e_aurc_min=e_aurc["min"], e_aurc_min_model=e_aurc["min_model"],
+        e_aurc_max=e_aurc["max"], e_aurc_max_model=e_aurc["max_model"],
+        median_gain_80=float(100 * (paper["acc_at_80"] - paper["accuracy"]).median()),
+        n_gain_80=int((paper["acc_at_80"] > paper["accuracy"]).sum()), **values,
+        tracks_accuracy=words.join_words([SELECTIVE_NAMES[y] for y in named if excludes[y]]) or "none",
+        free_of_accuracy=words.join_words([SELECTIVE_NAMES[y] for y in named if not excludes[y]]) or "none",
+        e_aurc_paper_auroc_r=float(pairs.get(("paper_auroc", "e_aurc"), float("nan"))),
+        e_aurc_score_r=float(pairs.get(("score_balanced", "e_aurc"), float("nan"))),
+        n_both=len(both), n_msp_better=int((paper.loc[both, "e_aurc"] < logit.loc[both, "e_aurc"]).sum()),
+        target_risk_pct=100 * target, confidence_pct=100 * (1 - delta), n_certified=len(certified),
+        certified_models=words.names_or(certified["model"]),
+        certified_words=certified_words or "no model is certified",
+        n_paper_within=int(paper_rule["within_target"].fillna(False).astype(bool).sum()),
+        n_paper_runs=len(paper_rule),
+        median_paper_risk_pct=float(100 * paper_rule["risk"].median()),
+        scored=_sentences(ours, "{name}, {ours}, has an AURC of {aurc:.3f} and an E-AURC of {e_aurc:.3f} with "
+                          "its MSP, at an accuracy of {accuracy:.3f}; answering its 80% most confident "
+                          "answers, its accuracy is {acc_at_80:.3f}.", NO_SCORED))
+
+
+# ----------------------------------------------------------------------------- one example in the prompt
+
+@dataclass(frozen=True)
+class OneShotFacts:
+    n_models_one: int
+    missing_models: str
+    partial_models: str
+    n_paired: int
+    n_accuracy_down: int
+    n_accuracy_up: int
+    median_accuracy_change: float
+    n_auroc_down: int
+    n_auroc_up: int
+    median_auroc_change: float
+    n_ece_up: int
+    n_ece_down: int
+    n_compared: int
+    largest_drop_dataset: str
+    largest_drop: float
+    n_models_claims: int
+    n_miscalibrated_0: int
+    n_miscalibrated_1: int
+    calibration_claim_1: str
+    n_above_chance_0: int
+    n_above_chance_1: int
+    correctness_claim_1: str
+    r_msp_0: float
+    r_msp_1: float
+    correlation_claim_1: str
+    n_both: int
+    n_msp_better_0: int
+    n_msp_better_1: int
+    abstention_claim_0: str
+    abstention_claim_1: str
+    k: object
+    r_all_msp: float
+    n_all_msp: int
+    r_all_max_logit: float
+    n_all_max_logit: int
+    scored: str
+
+
+def _direction_counts(differences: pd.DataFrame, measure: str) -> tuple[int, int, float]:
+    """Paper models whose interval of the difference lies wholly below / above 0, and the median."""
+    rows = differences[(differences["measure"] == measure) & differences["difference"].notna()]
+    rows = cells.split_scored(rows)[0]
+    return int((rows["hi"] < 0).sum()), int((rows["lo"] > 0).sum()), float(rows["difference"].median())
+
+
+def one_shot_facts(counts: pd.DataFrame, differences: pd.DataFrame, claims: pd.DataFrame,
+                   by_dataset: pd.DataFrame, all_correlations: pd.DataFrame, k: abstention.K = 20) -> OneShotFacts:
+    """The one-shot chapter: models with one-shot answers (``counts``: ``one_shot.same_question_counts``;
+    missing = none, partial = fewer than zero-shot), per measure the paper models whose paired interval
+    (``differences``: ``one_shot.paired_differences``) lies below or above 0 and the median change,
+    the dataset with the largest mean accuracy drop (``by_dataset``: ``one_shot.accuracy_drop_by_dataset``),
+    the four claims with zero and one example (``claims``: ``one_shot.claims_by_shots``), and the
+    correlations on all one-shot answers (``all_correlations``: ``one_shot.one_shot_correlations``);
+    a sentence per scored model with one-shot answers."""
+    paper_counts, scored_counts = cells.split_scored(counts)
+    missing = paper_counts[paper_counts["n_one"] == 0]["model"]
+    partial = paper_counts[(paper_counts["n_one"] > 0) & (paper_counts["n_one"] < paper_counts["n_zero"])]["model"]
+    acc_down, acc_up, acc_median = _direction_counts(differences, "accuracy")
+    auroc_down, auroc_up, auroc_median = _direction_counts(differences, "auroc_msp")
+    ece_down, ece_up, _ = _direction_counts(differences, "ece_equal_mass")
+    drop = cells.split_scored(by_dataset)[0].groupby("dataset", sort=False)["difference"].mean()
+    zero, one = (claims.set_index("shots").loc[s] for s in (0, 1))
+    corr = all_correlations.set_index("y")
+    ours = cells.split_scored(differences[differences["measure"] == "accuracy"])[1]
+    ours = _with_names(ours, None) if len(ours) else ours.assign(name=[], ours=[])
+    return OneShotFacts(
+        n_models_one=int((paper_counts["n_one"] > 0).sum()), missing_models=words.names_or(missing),
+        partial_models=words.names_or(partial), n_paired=int(paper_counts["n_paired"].sum()),
+        n_accuracy_down=acc_down, n_accuracy_up=acc_up, median_accuracy_change=acc_median,
+        n_auroc_down=auroc_down, n_auroc_up=auroc_up, median_auroc_change=auroc_median,
+        n_ece_up=ece_up, n_ece_down=ece_down,
+        n_compared=int(cells.split_scored(differences)[0]["model"].nunique()),
+        largest_drop_dataset=dataset_name(drop.idxmin()), largest_drop=float(-drop.min()),
+        n_models_claims=int(one["n_models"]),
+        n_miscalibrated_0=int(zero["n_miscalibrated"]), n_miscalibrated_1=int(one["n_miscalibrated"]),
+        calibration_claim_1=words.verdict(int(one["n_miscalibrated"]), int(one["n_models"])),
+        n_above_chance_0=int(zero["n_above_chance_msp"]), n_above_chance_1=int(one["n_above_chance_msp"]),
+        correctness_claim_1=words.verdict(int(one["n_above_chance_msp"]), int(one["n_models"])),
+        r_msp_0=float(zero["r_msp"]), r_msp_1=float(one["r_msp"]),
+        correlation_claim_1=words.describe_correlation(float(one["r_msp"]), float(one["p_msp"])),
+        n_both=int(one["n_both"]), n_msp_better_0=int(zero["n_msp_better"]), n_msp_better_1=int(one["n_msp_better"]),
+        abstention_claim_0="holds" if zero["abstention_claim"] else "does not hold in full",
+        abstention_claim_1="holds" if one["abstention_claim"] else "does not hold in full", k=k,
+        r_all_msp=float(corr.loc["auroc_msp", "pearson_r"]), n_all_msp=int(corr.loc["auroc_msp", "n"]),
+        r_all_max_logit=float(corr.loc["auroc_max_logit", "pearson_r"]),
+        n_all_max_logit=int(corr.loc["auroc_max_logit", "n"]),
+        scored=_sentences(ours, "{name}, {ours}, answers {one:.1f}% right with one example against {zero:.1f}% "
+                          "without on the same questions ({difference:+.1f} points).",
+                          "No model we scored ourselves has one-shot answers in this run."))
+
+
+CHAPTER_FACTS.update({"recalibration": (RecalibrationFacts,), "selective": (SelectiveFacts,),
+                      "one_shot": (OneShotFacts,)})

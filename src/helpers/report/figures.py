@@ -488,3 +488,92 @@ def gain_against_abstained(bands: pd.DataFrame, signal: str = "msp") -> Figure:
                ylabel="score − Base (points, median over splits)", title=f"{penalty_name(penalty)} score")
     fig.tight_layout()
     return fig
+
+
+# --- the chapters beyond the paper ------------------------------------------------------------
+
+#: stage of a recalibration figure -> colour
+STAGE_COLORS = {"before": "#e76f51", "after": "#2a9d8f"}
+
+
+def recalibration_panels(bins: pd.DataFrame, curves: pd.DataFrame, ncols: int = 4,
+                         after_label: str = "after") -> Figure:
+    """Reliability diagrams before and after recalibration as small multiples, one panel per model
+    (``recalibration.reliability_before_after``): per stage the equal-mass bins as dots, relplot's
+    smoothed reliability curve as a line and its bootstrap band shaded; the diagonal dashed."""
+    models = model_order(curves["model"].unique())
+    fig, axes = _model_panels(models, ncols, 3.0, "confidence", "fraction correct")
+    names = {"before": "MSP", "after": after_label}
+    for ax, model in zip(axes, models):
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        for stage, color in STAGE_COLORS.items():
+            curve = curves[(curves["model"] == model) & (curves["stage"] == stage)]
+            dots = bins[(bins["model"] == model) & (bins["stage"] == stage)]
+            ax.fill_between(curve["t"], curve["lower"], curve["upper"], color=color, alpha=0.25, linewidth=0)
+            ax.plot(curve["t"], curve["mu"], color=color, linewidth=1.5, label=names[stage])
+            ax.scatter(dots["mean_conf"], dots["frac_correct"], color=color, s=12, zorder=3)
+        ax.set(xlim=(0, 1), ylim=(0, 1))
+        ax.set_aspect("equal")
+    axes[0].legend(loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def risk_coverage_figure(curves: pd.DataFrame, signals: Sequence[str] = ("msp", "max_logit")) -> Figure:
+    """Selective risk against coverage (``selective.risk_coverage_by_model``), one line per model and
+    a panel per signal present; scored models drawn in black and thicker."""
+    shown = [s for s in signals if s in set(curves["signal"])]
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.4 * len(shown), 4.4), sharey=True, squeeze=False)
+    models = model_order(curves["model"].unique())
+    colors = model_colors(models)
+    for ax, signal in zip(axes[0], shown):
+        for model in models:
+            line = curves[(curves["model"] == model) & (curves["signal"] == signal)].sort_values("coverage")
+            if line.empty:
+                continue
+            scored = is_scored(model)
+            ax.plot(line["coverage"], line["risk"], color=colors[model], linewidth=2.4 if scored else 1.3,
+                    linestyle="--" if scored else "-", label=display_name(model))
+        ax.set(xlim=(0, 1), ylim=(0, None), xlabel="coverage (share answered)", title=SIGNAL_NAMES[signal])
+    axes[0][0].set_ylabel("risk (share wrong among answered)")
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def interval_panels(table: pd.DataFrame, labels: dict[str, str], reference: float | None = 0.0,
+                    ncols: int = 3, estimate: str = "estimate") -> Figure:
+    """One panel per measure (``labels``: measure -> axis label, in panel order) of a long table with
+    model, measure, ``estimate``, lo, hi (e.g. ``one_shot.paired_differences`` with
+    ``estimate="difference"``): a dot per model with its interval as a bar, the ``reference`` value
+    as a dashed line; scored models starred. (:func:`interval_dots` draws several statistics in one
+    panel.)"""
+    value = estimate
+    measures = [m for m in labels if m in set(table["measure"])]
+    ncols = min(ncols, len(measures))
+    nrows = -(-len(measures) // ncols)
+    models = model_order(table["model"].unique())
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 0.32 * len(models) * nrows + 1.2 * nrows),
+                             sharey=True, squeeze=False)
+    rows = np.arange(len(models))
+    colors = model_colors(models)
+    for ax, measure in zip(axes.flat, measures):
+        part = table[table["measure"] == measure].set_index("model").reindex(models)
+        for i, model in enumerate(models):
+            row = part.loc[model]
+            if pd.isna(row[value]):
+                continue
+            scored = is_scored(model)
+            # a percentile interval need not contain the estimate, so the bar is drawn from low to high
+            ax.hlines(i, row["lo"], row["hi"], color=colors[model], linewidth=1.5)
+            ax.scatter(row[value], i, marker=SCORED_MARKER if scored else PAPER_MARKER, color=colors[model],
+                       s=110 if scored else 25, zorder=3)
+        if reference is not None:
+            ax.axvline(reference, color="grey", linestyle="--", linewidth=1)
+        ax.set_xlabel(labels[measure])
+        ax.set_yticks(rows, [display_name(m) for m in models])
+    for ax in axes.flat[len(measures):]:
+        ax.set_visible(False)
+    axes[0][0].invert_yaxis()
+    fig.tight_layout()
+    return fig

@@ -372,15 +372,17 @@ def interval_text(estimate: float, lo: float, hi: float, decimals: int = 1, scal
 
 
 def interval_grid(intervals: pd.DataFrame, columns: dict[str, str], decimals: int = 1, scale: float = 1.0,
-                  name: str = "statistic") -> pd.DataFrame:
-    """Model × statistic grid of :func:`interval_text` from long intervals (``bootstrap.model_intervals``:
-    model, ``name``, estimate, lo, hi): rows = model labels in display order (ours marked), columns =
-    ``columns`` (key -> header) in that order; :data:`NOT_APPLICABLE` where a model lacks one."""
+                  name: str = "statistic", estimate: str = "estimate") -> pd.DataFrame:
+    """Model × statistic grid of :func:`interval_text` from long intervals (model, ``name``,
+    ``estimate``, lo, hi: ``bootstrap.model_intervals``, ``recalibration.measure_intervals``,
+    ``selective.selective_intervals``, ``one_shot.paired_differences``): rows = model labels in
+    display order (ours marked), columns = the keys of ``columns`` present in ``intervals``, in that
+    order, headed by its values; :data:`NOT_APPLICABLE` where a model lacks one."""
     rows = intervals[intervals[name].isin(list(columns))]
-    text = [interval_text(e, lo, hi, decimals, scale) for e, lo, hi in zip(rows["estimate"], rows["lo"], rows["hi"])]
+    text = [interval_text(e, lo, hi, decimals, scale) for e, lo, hi in zip(rows[estimate], rows["lo"], rows["hi"])]
     grid = rows.assign(text=text).pivot(index="model", columns=name, values="text")
-    grid = grid.reindex(index=model_order(grid.index), columns=list(columns)).fillna(NOT_APPLICABLE)
-    return grid.rename(index=model_label, columns=columns).rename_axis(index="model", columns=None)
+    grid = grid.reindex(index=model_order(grid.index), columns=[c for c in columns if c in grid.columns])
+    return grid.fillna(NOT_APPLICABLE).rename(index=model_label, columns=columns).rename_axis(index="model", columns=None)
 
 
 #: the per-model statistics of the AUROC table with intervals (key -> header)
@@ -522,3 +524,88 @@ def paired_difference_display(differences: pd.DataFrame, decimals: int = 2) -> p
         "resamples with the MSP ahead (%)": (100 * rows["share_positive"]).map(lambda v: f"{v:.1f}").to_numpy()},
         index=rows.index)
     return out.rename(index=model_label).rename_axis(index="model")
+# --- the chapters beyond the paper ---------------------------------------------------------------------
+
+#: readable names of the recalibration methods
+METHOD_NAMES = {"none": "raw MSP", "platt": "Platt", "temperature": "temperature", "isotonic": "isotonic",
+                "histogram": "histogram binning"}
+
+
+def recalibration_display(table: pd.DataFrame, measures: dict[str, str], signal: str = "msp",
+                          method_names: dict[str, str] = METHOD_NAMES) -> pd.DataFrame:
+    """Rows of ``recalibration.recalibration_table`` for one signal as a model × (measure, method)
+    table with 3 decimals (AUROC in percent with 1): columns the measures of ``measures`` (key ->
+    name), each split by method; :data:`NOT_APPLICABLE` where a method gives no value."""
+    rows = table[table["signal"] == signal]
+    parts = {}
+    for measure, name in measures.items():
+        wide = rows.pivot_table(index="model", columns="method", values=measure, aggfunc="first")
+        for method, method_name in method_names.items():
+            if method in wide:
+                values = wide[method] * (100 if measure.startswith("auroc") else 1)
+                digits = 1 if measure.startswith("auroc") else 3
+                parts[(name, method_name)] = [NOT_APPLICABLE if pd.isna(v) else f"{v:.{digits}f}" for v in values]
+    index = rows.pivot_table(index="model", columns="method", values="accuracy", aggfunc="first").index
+    out = pd.DataFrame(parts, index=index).reindex(model_order(index))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out.rename(index=model_label).rename_axis(index="model")
+
+
+#: readable names of the conformal rules
+RULE_NAMES = {"ltt": "certified (LTT)", "paper_balanced": "paper, balanced", "paper_conservative": "paper, conservative"}
+
+
+def conformal_display(conformal: pd.DataFrame, rule_names: dict[str, str] = RULE_NAMES) -> pd.DataFrame:
+    """``selective.conformal_abstention`` as a model × (rule, coverage / risk) table in percent with
+    1 decimal; the certified rule's risk is :data:`NOT_APPLICABLE` when it abstains on everything."""
+    parts = {}
+    for rule, name in rule_names.items():
+        rows = conformal[conformal["rule"] == rule].set_index("model")
+        for column, label in (("coverage", "coverage (%)"), ("risk", "risk (%)")):
+            parts[(name, label)] = rows[column].map(lambda v: NOT_APPLICABLE if pd.isna(v) else f"{100 * v:.1f}")
+    out = pd.DataFrame(parts)
+    out = out.reindex(model_order(out.index))
+    out.columns = pd.MultiIndex.from_tuples(out.columns)
+    return out.rename(index=model_label).rename_axis(index="model")
+
+
+#: the rows of :func:`claims_display`: column of ``one_shot.claims_by_shots`` -> readable name
+CLAIM_ROWS = {"n_models": "paper models", "n_miscalibrated": "miscalibrated (ECE > tolerance)",
+              "ece_min": "lowest ECE", "ece_max": "highest ECE",
+              "n_sig_above_msp": "MSP cells significantly above chance", "n_cells_msp": "MSP cells",
+              "n_above_chance_msp": "models with MSP above chance",
+              "r_msp": "r, accuracy vs MSP AUROC", "p_msp": "p, accuracy vs MSP AUROC",
+              "r_max_logit": "r, accuracy vs Max Logit AUROC", "p_max_logit": "p, accuracy vs Max Logit AUROC",
+              "n_msp_better": "models where MSP beats Max Logit", "n_both": "models with both signals",
+              "abstention_claim": "abstention claim holds"}
+
+
+def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
+    """``one_shot.claims_by_shots`` as a table with a row per number (:data:`CLAIM_ROWS`) and a
+    column per prompt ('zero-shot', 'one-shot'): counts as integers, errors and r with 2 (p with 2
+    significant) digits, the abstention verdict as yes/no."""
+    def text(column: str, value) -> str:
+        if column == "abstention_claim":
+            return "yes" if value else "no"
+        if column.startswith("p_"):
+            return f"{value:.2g}"
+        if column.startswith(("r_", "ece_")):
+            return f"{value:.2f}"
+        return f"{int(value)}"
+
+    out = pd.DataFrame({("zero-shot" if row["shots"] == 0 else "one-shot"):
+                        [text(c, row[c]) for c in CLAIM_ROWS] for row in claims.to_dict("records")},
+                       index=list(CLAIM_ROWS.values()))
+    return out.rename_axis(index="number")
+
+
+def still_miscalibrated_display(still: pd.DataFrame, method: str = "platt", signal: str = "msp") -> pd.DataFrame:
+    """Rows of ``recalibration.still_miscalibrated`` for one method and signal, a row per k: the paper
+    models, how many stay above the tolerance, which (display names, or 'none') and the worst ECE
+    (3 decimals)."""
+    rows = still[(still["method"] == method) & (still["signal"] == signal)]
+    names = [", ".join(display_name(m) for m in models.split(", ")) if models else "none" for models in rows["models"]]
+    return pd.DataFrame({"paper models": rows["n_models"].to_numpy(),
+                         "above the tolerance": rows["n_miscalibrated"].to_numpy(), "which": names,
+                         "worst ECE": [f"{v:.3f}" for v in rows["worst"]]},
+                        index=pd.Index([str(k) for k in rows["k"]], name="k"))
