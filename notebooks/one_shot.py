@@ -150,23 +150,33 @@ tables.formatted(tables.claims_display(claims))
 #
 # **Our scored models.** {glue:text}`scored`
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. WinoGrande rebuilds its options for every question, so the mis-keying bug cannot touch it.
-#    Re-run the chapter with `datasets = ["winogrande"]`: what does one example do there?
-# 2. Which models lose the most accuracy on TruthfulQA, and how does that compare with their loss
-#    on MMLU?
+
+# %% [markdown] tags=["exercise"] answer=["winogrande_median_change"]
+# WinoGrande rebuilds its options for every question, so the mis-keying bug cannot touch it.
+# Re-run the chapter with `datasets = ["winogrande"]`: what does one example do there? Without
+# re-running, store the median accuracy change (one − zero, points) over the models on WinoGrande
+# in `winogrande_median_change`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1 (without re-running): the paired accuracy change on WinoGrande alone, per model.
-winogrande = by_dataset[by_dataset["dataset"] == "winogrande"].set_index("model")
-winogrande[["accuracy_0", "accuracy_1", "difference"]].rename(
-    index=tables.model_label, columns={"accuracy_0": "zero-shot (%)", "accuracy_1": "one-shot (%)",
-                                       "difference": "one − zero (points)"}).round(1)
+# The paired accuracy change on WinoGrande alone, per model.
+winogrande = by_dataset[by_dataset["dataset"] == "winogrande"]
+winogrande_median_change = float(winogrande["difference"].median())
+tables.formatted(winogrande[["model", "accuracy_0", "accuracy_1", "difference"]],
+                 headers={"accuracy_0": "zero-shot (%)", "accuracy_1": "one-shot (%)",
+                          "difference": "one − zero (points)"})
+
+# %% [markdown] tags=["exercise"] answer=["largest_truthfulqa_loss"]
+# Which model loses the most accuracy on TruthfulQA, and how does that compare with its loss on
+# MMLU? Store its model key in `largest_truthfulqa_loss`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: the change on TruthfulQA next to MMLU, largest TruthfulQA loss first.
+# The change on TruthfulQA next to MMLU, largest TruthfulQA loss first.
 grid = by_dataset.pivot(index="model", columns="dataset", values="difference")
+largest_truthfulqa_loss = None
 if {"truthfulqa", "mmlu"} <= set(grid.columns):
-    display(grid[["truthfulqa", "mmlu"]].sort_values("truthfulqa").rename(index=tables.model_label).round(1))
+    ordered = grid[["truthfulqa", "mmlu"]].sort_values("truthfulqa")
+    largest_truthfulqa_loss = str(ordered.index[0])
+    display(tables.formatted(ordered.rename_axis("model"), index=True,
+                             headers={"truthfulqa": "TruthfulQA (points)", "mmlu": "MMLU (points)"}))

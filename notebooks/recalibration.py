@@ -193,27 +193,37 @@ tables.formatted(tables.still_miscalibrated_display(recalibration.still_miscalib
 #
 # **Our scored models.** {glue:text}`scored`
 
-# %% [markdown] tags=["exercise"]
+# %% [markdown]
 # ## Exercises
-#
-# 1. Fit one map per model *and dataset* instead of one per model (`scope="dataset"` of
-#    `recalibration.recalibration_table`). With only *k* labels each, does that help or hurt?
-# 2. Temperature scaling is Platt scaling with the intercept fixed at 0 and the slope at 1/*T*.
-#    Which of the two does better here, and what does the difference say about the models' MSPs?
+
+# %% [markdown] tags=["exercise"] answer=["n_still_per_dataset"]
+# Fit one map per model *and dataset* instead of one per model (`scope="dataset"` of
+# `recalibration.recalibration_table`). With only *k* labels each, does that help or hurt? Store
+# the number of paper models still above the tolerance after Platt scaling with one map per
+# dataset in `n_still_per_dataset`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 1: paper models above the tolerance with one map per model and with one per dataset.
+# Paper models above the tolerance with one map per model and with one per dataset.
 per_dataset = recalibration.recalibration_table(answers, k, signals=("msp",), scope="dataset", only=("ece_equal_mass",))
 both = {"one map per model": table, "one map per dataset": per_dataset}
-pd.DataFrame({name: recalibration.still_miscalibrated(rows).set_index("method")["n_miscalibrated"]
-              for name, rows in both.items()}).rename(index=tables.METHOD_NAMES).rename_axis("paper models above the tolerance")
+still = pd.DataFrame({name: recalibration.still_miscalibrated(rows).set_index("method")["n_miscalibrated"]
+                      for name, rows in both.items()})
+n_still_per_dataset = int(still.loc["platt", "one map per dataset"])
+tables.formatted(still.rename(index=tables.METHOD_NAMES).rename_axis("map"), index=True)
+
+# %% [markdown] tags=["exercise"] answer=["median_ece_by_map"]
+# Temperature scaling is Platt scaling with the intercept fixed at 0 and the slope at 1/*T*. Which
+# of the two does better here, and what does the difference say about the models' MSPs? Store the
+# median ECE over the paper models after each map, keyed by the map's key (`"none"`, `"platt"`,
+# ...), in a dict `median_ece_by_map`.
 
 # %% tags=["solution", "hide-input"]
-# Solution 2: the median ECE after each map over the paper models. Platt scaling also fits an
-# intercept, which corrects overconfidence that is the same at every confidence (a shift on the
-# logit scale) and which a temperature alone cannot remove.
+# The median ECE after each map over the paper models. Platt scaling also fits an intercept, which
+# corrects overconfidence that is the same at every confidence (a shift on the logit scale) and
+# which a temperature alone cannot remove.
 from helpers.analysis.cells import split_scored
 
 medians = split_scored(table)[0].groupby("method", sort=False)[["ece_equal_mass", "brier", "log_loss"]].median()
-medians.rename(index=tables.METHOD_NAMES, columns={"ece_equal_mass": "median ECE", "brier": "median Brier",
-                                                   "log_loss": "median log loss"}).rename_axis("map").round(3)
+median_ece_by_map = {str(m): float(v) for m, v in medians["ece_equal_mass"].items()}
+tables.formatted(medians.rename(index=tables.METHOD_NAMES).rename_axis("map"), decimals=3, index=True,
+                 headers={"ece_equal_mass": "median ECE", "brier": "median Brier", "log_loss": "median log loss"})
