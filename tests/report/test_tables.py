@@ -43,7 +43,7 @@ def test_auroc_display():
     table = tables.auroc_display(PER_DATASET.iloc[[0, 1, 3]])
     assert table.index.name == "model" and table.index.tolist() == ["GPT4 Turbo", "Falcon 7B", "mine (ours)"]
     assert table.columns.tolist() == ["accuracy (%)", "MSP AUROC (p < 10⁻⁴)", "Max Logit AUROC (p < 10⁻⁴)"]
-    assert table.loc["GPT4 Turbo", "Max Logit AUROC (p < 10⁻⁴)"] == "–"
+    assert table.loc["GPT4 Turbo", "Max Logit AUROC (p < 10⁻⁴)"] == tables.NOT_APPLICABLE
     assert table.loc["GPT4 Turbo", "MSP AUROC (p < 10⁻⁴)"] == "85.0 (2/2)"
     assert table.loc["mine (ours)", "accuracy (%)"] == 40.0  # one decimal
 

@@ -134,8 +134,8 @@ def formatted(table: pd.DataFrame | pd.Series, decimals: int | dict[object, int 
     return styler if index else styler.hide(axis="index")
 
 def _with_counts(value: pd.Series, n_sig: pd.Series, n_cells: pd.Series, digits: int = 1) -> pd.Series:
-    """'value (n_sig/n_cells)' strings; '–' where the value is missing (e.g. GPT Max Logit)."""
-    text = [f"{v:.{digits}f} ({s}/{c})" if pd.notna(v) else "–" for v, s, c in zip(value, n_sig, n_cells)]
+    """'value (n_sig/n_cells)' strings; :data:`NOT_APPLICABLE` where the value is missing (e.g. GPT Max Logit)."""
+    text = [f"{v:.{digits}f} ({s}/{c})" if pd.notna(v) else NOT_APPLICABLE for v, s, c in zip(value, n_sig, n_cells)]
     return pd.Series(text, index=value.index, dtype=object)
 
 
