@@ -359,12 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         questions = load_questions(args.dataset, start=args.start, limit=args.limit)
     client = ChatClient(args.base_url, args.model, api_key=args.api_key, values_are=args.logprobs_are,
-                        concurrency=args.concurrency,
+                        concurrency=args.concurrency, max_retries=2,
                         letter_ids=[int(x) for x in args.letter_ids.split(",")] if args.letter_ids else None)
     try:
         client.check_model()
         result = client.answer([build_prompt(q, args.phrasing) for q in questions], [q.options for q in questions])
-    except FatalError as exc:
+    except ClientError as exc:  # the model missing, a key refused, the server unreachable
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = open(args.out, "w") if args.out else sys.stdout
