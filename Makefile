@@ -23,12 +23,15 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 MODEL ?=
 LIMIT ?= 200
+# The browser for `make check-site`: Debian's chromium (installed when missing and we are root).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test data chapters score bench student clean help vllm-env vllm-test
+.PHONY: book test check-site data chapters score bench student clean help vllm-env vllm-test
 
 help:
 	@echo "make book   - install, get the data, execute changed chapters, build _build/html"
 	@echo "make test   - install and run the test suite"
+	@echo "make check-site - after make book: every page in a real browser (Chromium), screenshots in _build/screenshots"
 	@echo "make score MODEL=<id|dir|gguf> LIMIT=200 - score a model and rebuild the book with it"
 	@echo "make bench  - speed benchmarks (loader, tables, chapters, scoring)"
 	@echo "make student - classroom notebooks without the solutions, in _build/student"
@@ -72,7 +75,7 @@ vllm-test: $(VLLM_STAMP)
 	$(VLLM_BIN)/python -m pytest tests/vllm_draft
 
 data: $(STAMP)
-	$(BIN)/python -m helpers.published
+	$(BIN)/python -m helpers.data.published
 
 chapters: data
 	$(BIN)/python -m helpers.book run
@@ -81,8 +84,27 @@ book: chapters
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: $(STAMP)
+# The tests read the data the book reads: `data` downloads the authors' results when no local copy
+# is configured; without MSP_DATASETS_DIR the datasets come from Hugging Face through `datasets`.
+test: data
 	$(BIN)/python -m pytest
+
+# The built book in a real browser: every page at 1280 and 390 px (console, images, width, folded
+# solutions, links, search, launch buttons); screenshots land in _build/screenshots/.
+check-site: $(STAMP)
+	@test -f _build/html/book/intro.html || { echo "check-site: no book in _build/html; run 'make book' first" >&2; exit 1; }
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$(CHROMIUM)" = /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+	    echo "check-site: installing Debian's chromium"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "check-site: no browser at $(CHROMIUM). Install Debian's chromium (sudo apt-get install chromium)" >&2; \
+	    echo "or pass another Chromium or Chrome: make check-site CHROMIUM=/usr/bin/google-chrome" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	MSP_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m site tests/site
 
 # Score a model on the five datasets (cached in data/scores/), then rebuild the book: every chapter
 # shows every scored model next to the paper's.

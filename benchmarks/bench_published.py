@@ -6,7 +6,7 @@ Targets: cold parse of all files (zero-shot and one-shot) < 10 s, warm load < 1 
 import tempfile
 import time
 
-from helpers.published import list_result_files, load_published, published_dir
+from helpers.data.published import list_result_files, load_published, published_dir
 
 
 def timed(function):

@@ -2,14 +2,15 @@
 
     python benchmarks/bench_scoring.py [--models tiny,smollm2] [--n 100] [--batch-size 8] [--repeats 2]
 
-- **paper**: the authors' ``generate_text.py`` as written: ``scoring.paper_generate`` (greedy
+- **paper**: the authors' ``generate_text.py`` as written: ``hf.paper_generate`` (greedy
   ``generate``, ``max_new_tokens=100``, batches of ``--batch-size`` in the paper's order, left padding,
   the batch running until its last row ends), every step's scores stacked into one (steps, batch,
-  vocab) float32 tensor as the paper did, confidences read from it with ``scoring.answer_record``;
-- **faithful**: ``helpers.scoring`` faithful mode (the same generation; confidences computed only at
-  the answer step);
-- **fast**: ``helpers.scoring`` fast mode (prompts in groups of ``--batch-size``, up to
-  ``scoring.DECODE_BATCH`` answers decoded together, per-sequence stopping).
+  vocab) float32 tensor as the paper did, the confidences of the answer token read from it and
+  graded by ``runner.record``;
+- **faithful**: ``runner.score_questions`` with the hf backend in faithful mode (the same generation;
+  confidences computed only at the answer step);
+- **fast**: the same with the hf backend in fast mode (prompts in groups of ``--batch-size``, up to
+  ``hf.DECODE_BATCH`` answers decoded together, per-sequence stopping).
 
 Target (issue "Score a new model"): fast >= 5x the paper's way, with identical grades and MSPs
 (1e-5). Each run is a fresh process (its peak resident memory, ``ru_maxrss``, is its own; model
@@ -39,8 +40,8 @@ METHODS = ("fast", "faithful", "paper")
 
 def _questions(n: int, datasets_dir: str | None):
     """The same n questions for every method: equal shares of the five datasets (paper order)."""
-    from helpers.datasets import load_questions
-    from helpers.table import DATASETS
+    from helpers.data.datasets import load_questions
+    from helpers.data.vocabulary import DATASETS
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the local HellaSwag substitution
@@ -53,19 +54,31 @@ def _paper_way(lm, questions, phrasing: str, batch_size: int) -> list[dict]:
     """The authors' generate + compute_confidence_levels on stacked scores (METHODS §4-§6)."""
     import torch
 
-    from helpers import scoring
+    from helpers.scoring import grading, hf, runner
+    from helpers.scoring.backend import Answer
+    from helpers.scoring.confidence import answer_token_index
 
-    letter_ids = scoring.check_letters(lm.tokenizer, max(len(q.options) for q in questions))
+    letter_ids = hf.check_letters(lm.tokenizer, max(len(q.options) for q in questions))
+    eos = set(lm.eos_ids)
+    first_token = lm.quirks.first_token_confidence
     out = []
     for start in range(0, len(questions), batch_size):
         batch = questions[start:start + batch_size]
-        generated, scores = scoring.paper_generate(lm, scoring.prompt_ids(lm, batch, phrasing))
+        generated, scores = hf.paper_generate(lm, hf.prompt_ids(lm, batch, phrasing))
         stacked = torch.stack(list(scores), dim=0).to(torch.float32)
         for b, (q, tokens) in enumerate(zip(batch, generated)):
             response = lm.tokenizer.decode(tokens, skip_special_tokens=True)
-            out.append(scoring.answer_record(
-                q, response, lambda step, b=b: scoring.step_confidences(stacked[step, b:b + 1], letter_ids)[0],
-                scoring._valid_steps(tokens, lm.eos_ids), lm.tokenizer))
+            # this row's own steps: up to and including its EOS (the rest are the batch's padding)
+            own = next((i + 1 for i, t in enumerate(tokens) if t in eos), len(tokens))
+            idx = answer_token_index(lm.tokenizer, response, grading.answer_char_index(response, q.options),
+                                     first_token=first_token)
+            if 0 <= idx < own:
+                row = hf.step_confidences(stacked[idx, b:b + 1], letter_ids)[0]
+                answer = Answer(response, idx, float(row[0]), float(row[1]),
+                                tuple(float(x) for x in row[2:2 + len(q.options)]))
+            else:
+                answer = Answer(response, idx, 0.0, 0.0, (float("nan"),) * len(q.options))
+            out.append(runner.record(q, answer))
     return out
 
 
@@ -73,10 +86,10 @@ def _run(method: str, model: str, n: int, batch_size: int, datasets_dir: str | N
     """In a fresh process: load, time one method; (records, seconds, peak RSS MiB, forward stats)."""
     import torch
 
-    from helpers import scoring
+    from helpers.scoring import hf, runner
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    lm = scoring.load_model(model, device="cpu")
+    lm = hf.load_model(model, device="cpu")
     questions = _questions(n, datasets_dir)
     forward, calls = lm.model.forward, {"n": 0, "prompt_s": 0.0, "prompt_tokens": 0}
 
@@ -97,7 +110,7 @@ def _run(method: str, model: str, n: int, batch_size: int, datasets_dir: str | N
     if method == "paper":
         records = _paper_way(lm, questions, phrasing, batch_size)
     else:
-        records = scoring.score_questions(lm, questions, phrasing, mode=method, batch_size=batch_size)
+        records = runner.score_questions(hf.HFBackend(lm, mode=method, batch_size=batch_size), questions, phrasing)
     seconds = time.perf_counter() - t0
     slim = [{"qid": r["qid"], "grade": r["grade"], "msp": float(r["msp"])} for r in records]
     return slim, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, calls
@@ -131,11 +144,11 @@ def report(name: str, r: dict, n: int, batch_size: int, repeats: int) -> tuple[b
     """Print one model's table and verdict; (target met, answers identical)."""
     import torch
 
-    from helpers import scoring
+    from helpers.scoring import hf
 
     paper_s = r["paper"]["seconds"]
     print(f"\n{name}: {n} questions, first phrasing, batch size {batch_size} (fast: up to "
-          f"{scoring.DECODE_BATCH} answers decoded together), {torch.get_num_threads()} torch threads, "
+          f"{hf.DECODE_BATCH} answers decoded together), {torch.get_num_threads()} torch threads, "
           f"best of {repeats} run(s) each")
     print(f"{'method':<10}{'seconds':>9}{'q/s':>8}{'x paper':>9}{'peak MiB':>10}{'forwards':>10}"
           f"{'prompt s':>10}  identical to paper")
@@ -165,7 +178,7 @@ def report(name: str, r: dict, n: int, batch_size: int, repeats: int) -> tuple[b
               f"{1000 * per_call['fast']:.1f} ms (fast) whatever the batch, dispatch of a model this small "
               f"rather than arithmetic; the ratio is about that of the forward passes "
               f"({r['paper']['calls']['n']} vs {fast['n']}), which fast mode cuts by decoding up to "
-              f"{scoring.DECODE_BATCH} answers together, and the per-question Python work (prompt "
+              f"{hf.DECODE_BATCH} answers together, and the per-question Python work (prompt "
               f"building, parsing, re-tokenising) is the same in every method.")
     return ok, identical
 
@@ -179,18 +192,19 @@ def main(argv=None) -> int:
     p.add_argument("--datasets-dir", default=None)
     args = p.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from helpers import scoring
+    from helpers.scoring import hf
+    from helpers.scoring.specs import smollm2_gguf
 
     verdicts = {}
     for name in args.models.split(","):
         if name == "tiny":
             from tiny_model import build_tiny_model
 
-            with scoring.quiet_loading():
+            with hf.quiet_loading():
                 model = str(build_tiny_model(Path(tempfile.mkdtemp(prefix="tiny-llama-"))))
         else:
-            model = str(scoring.smollm2_gguf()) if name == "smollm2" else name
-            scoring.load_model(model, device="cpu")  # convert a GGUF once, outside the timing
+            model = str(smollm2_gguf()) if name == "smollm2" else name
+            hf.load_model(model, device="cpu")  # convert a GGUF once, outside the timing
         print(f"\nload average before {name}: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs", flush=True)
         r = bench(model, args.n, args.batch_size, args.datasets_dir, args.repeats)

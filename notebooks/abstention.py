@@ -45,22 +45,22 @@ example_models = ["Llama3-70b", "Mistral", "Yi-6b", "gpt-3.5-turbo"]  # drawn in
 
 # %% tags=["hide-input"]
 import pandas as pd
-from myst_nb import glue
 
-from helpers import abstention, claims, plots
-from helpers.answers import load_answers
-from helpers.claims import model_order
+from helpers.analysis import abstention
+from helpers.analysis.scored import coverage
+from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
+from helpers.data.vocabulary import PENALTIES, PENALTY_NAMES, is_scored, model_order
+from helpers.report import facts, figures, tables, words
+
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir, k=k, example_models=example_models)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 present = model_order(answers["model"].astype(str).unique())
-shown = [m for m in example_models if m in present] + [m for m in present if claims.is_scored(m)] or present[:4]
+shown = [m for m in example_models if m in present] + [m for m in present if is_scored(m)] or present[:4]
 variants = [v for v in abstention.KS if v != k]
 pd.set_option("display.max_rows", 200)  # the per-dataset table has one row per model and dataset
-glue("k", k, display=False)
-glue("paper_k", abstention.KS[0], display=False)
-glue("base_threshold", abstention.BASE_THRESHOLD, display=False)
-for penalty, name in abstention.PENALTY_NAMES.items():
-    glue(f"penalty_{name}", penalty, display=False)
 
 # %% [markdown]
 # ## Choosing the threshold
@@ -72,8 +72,8 @@ for penalty, name in abstention.PENALTY_NAMES.items():
 
 # %%
 curves = pd.concat([abstention.abstention_curves(answers, "msp", k, p).assign(penalty=p)
-                    for p in abstention.PENALTIES])
-plots.score_curves(curves[curves["model"].isin(shown)]);
+                    for p in PENALTIES])
+figures.score_curves(curves[curves["model"].isin(shown)]);
 
 # %% [markdown]
 # The training curves are step functions — each training answer moves its dataset's score by
@@ -84,8 +84,8 @@ plots.score_curves(curves[curves["model"].isin(shown)]);
 # %%
 if answers["max_logit"].notna().any():
     curves_ml = pd.concat([abstention.abstention_curves(answers, "max_logit", k, p).assign(penalty=p)
-                           for p in abstention.PENALTIES])
-    plots.score_curves(curves_ml[curves_ml["model"].isin(shown)], xlabel="threshold on the Max Logit");
+                           for p in PENALTIES])
+    figures.score_curves(curves_ml[curves_ml["model"].isin(shown)], xlabel="threshold on the Max Logit");
 
 # %% [markdown]
 # ## Overall results
@@ -99,18 +99,10 @@ if answers["max_logit"].notna().any():
 # %%
 table = abstention.abstention_table(answers, ks=[k, *variants])
 summary = abstention.gain_summary(table).set_index(["k", "scope", "penalty", "signal"])
-abstention.paper_layout(table, k, decimals=1).rename(index=abstention.row_labels(table, k))
+tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, k))
 
 # %% tags=["hide-input"]
-for key, value in abstention.abstention_summary(table, k).items():
-    glue(key, value, display=False)  # over the paper's models
-glue("scored", claims.describe_each(
-    abstention.scored_abstention(table, k, coverage_table=claims.coverage(answers)),
-    "{name}, one of ours ({covers}{averaging}), scores {base_balanced:.1f} by always answering "
-    "and {score_balanced:.1f} with its MSP threshold under the balanced rule (abstaining on "
-    "{pct_balanced:.1f}% of the questions), and {base_conservative:.1f} against "
-    "{score_conservative:.1f} under the conservative rule.",
-    none="No model we scored ourselves is part of this run."), display=False)
+facts.glue_facts(facts.abstention_facts(table, k, variants, coverage(answers)))
 
 # %% [markdown]
 # With MSP thresholds, {glue:text}`n_gain_balanced` of the paper's {glue:text}`n_models_balanced` models
@@ -133,14 +125,14 @@ glue("scored", claims.describe_each(
 # The gain over Base per model, for both signals:
 
 # %%
-plots.abstention_gains(table, k);
+figures.abstention_gains(table, k);
 
 # %% [markdown]
 # How often the models abstain at their learnt threshold, in percent of the test questions (Base
 # never abstains):
 
 # %%
-abstention.paper_layout(table, k, value="pct_abstained").rename(index=abstention.row_labels(table, k)).round(1)
+tables.paper_layout(table, k, value="pct_abstained").rename(index=tables.row_labels(table, k)).round(1)
 
 # %% [markdown]
 # The median paper model abstains on {glue:text}`median_pct_balanced:.1f`% of the questions with its
@@ -156,9 +148,9 @@ abstention.paper_layout(table, k, value="pct_abstained").rename(index=abstention
 
 # %%
 scopes = [s for s in table["scope"].unique() if s != "overall"]
-per_dataset = pd.concat({s: abstention.paper_layout(table, k, s, decimals=1) for s in scopes},
+per_dataset = pd.concat({s: tables.paper_layout(table, k, s, decimals=1) for s in scopes},
                         names=["dataset", "model"])
-per_dataset.rename(index=claims.model_label, level="model")
+per_dataset.rename(index=words.model_label, level="model")
 
 # %% [markdown]
 # Of the paper models' {glue:text}`ds_runs_balanced` model × dataset runs with MSP thresholds,
@@ -175,9 +167,9 @@ per_dataset.rename(index=claims.model_label, level="model")
 # variants, and so does Base.
 
 # %%
-by_k = pd.concat({str(v): abstention.paper_layout(table, v, decimals=1) for v in variants},
+by_k = pd.concat({str(v): tables.paper_layout(table, v, decimals=1) for v in variants},
                  names=["k", "model"])
-by_k.rename(index=abstention.row_labels(table, k), level="model")
+by_k.rename(index=tables.row_labels(table, k), level="model")
 
 # %% [markdown]
 # For each training size, how many of the paper's models gain over Base with MSP thresholds, keep
@@ -186,11 +178,7 @@ by_k.rename(index=abstention.row_labels(table, k), level="model")
 # %%
 counts = summary.xs(("overall", "msp"), level=["scope", "signal"])[["n_models", "n_gain", "n_equal",
                                                                     "n_loss", "mean_gain"]]
-for i, variant in enumerate(variants):
-    facts = abstention.abstention_summary(table, variant)
-    glue(f"variant_{i}", str(variant), display=False)
-    glue(f"variant_{i}_verdict", facts["verdict_detail"], display=False)
-counts.rename(index=abstention.PENALTY_NAMES, level="penalty").round(1)
+counts.rename(index=PENALTY_NAMES, level="penalty").round(1)
 
 # %% [markdown]
 # With *k* = {glue:text}`variant_0` the claim {glue:text}`variant_0_verdict`. With *k* =

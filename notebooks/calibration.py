@@ -26,13 +26,17 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 
 # %% tags=["hide-input"]
-from myst_nb import glue
+from helpers.analysis import cells as analysis
+from helpers.analysis import metrics
+from helpers.analysis.scored import coverage
+from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
+from helpers.report import facts, figures, tables
 
-from helpers import claims, metrics, plots
-from helpers.answers import load_answers
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
-coverage = claims.coverage(answers)
 
 # %% [markdown]
 # ## Reliability diagram
@@ -45,8 +49,8 @@ coverage = claims.coverage(answers)
 # confidence than its accuracy earns.
 
 # %%
-reliability = claims.reliability_table(answers)
-plots.reliability_diagram(reliability);
+reliability = analysis.reliability_table(answers)
+figures.reliability_diagram(reliability);
 
 # %% [markdown]
 # ## Calibration error per model
@@ -70,28 +74,11 @@ plots.reliability_diagram(reliability);
 # in the verdict below, which is about the paper's models.
 
 # %%
-calibration = claims.calibration_by_model(answers)
-shown = calibration.assign(
-    model=calibration["model"].map(claims.model_label),
-    share_msp_one=100 * calibration["share_msp_one"],
-    mean_msp=100 * calibration["mean_msp"],
-    frac_correct=100 * calibration["frac_correct"],
-).set_index("model")[["calibration_error_paper", "ece_equal_mass", "ece_equal_width",
-                      "calibration_error_uniform_cells", "share_msp_one", "mean_msp", "frac_correct"]]
-shown.columns = ["paper", "ECE equal-mass", "ECE equal-width", "per-cell, equal-width",
-                 "MSP = 1.0 (%)", "mean MSP (%)", "accuracy (%)"]
-shown.style.format({c: "{:.2f}" for c in shown.columns[:4]} | {c: "{:.1f}" for c in shown.columns[4:]})
+calibration = analysis.calibration_by_model(answers)
+tables.calibration_display(calibration)
 
 # %% tags=["hide-input"]
-for key, value in claims.calibration_summary(calibration, claims.ECE_TOLERANCE).items():
-    glue(key, value, display=False)  # over the paper's models: the verdict is about them
-glue("scored", claims.describe_each(
-    claims.scored_calibration(calibration, claims.ECE_TOLERANCE, coverage),
-    "{name}, one of ours ({covers}), has a conventional ECE of {ece:.2f} ({paper_error:.2f} with the "
-    "paper's recipe) and is {status}; {n_paper_worse} of the {n_paper} paper models are worse "
-    "calibrated by this measure. Its mean MSP is {mean_msp_pct:.1f}% against an accuracy of "
-    "{accuracy_pct:.1f}%.",
-    none="No model we scored ourselves is part of this run."), display=False)
+facts.glue_facts(facts.calibration_facts(calibration, coverage(answers)))
 
 # %% [markdown]
 # ## Verdict
@@ -143,5 +130,5 @@ else:
 # Solution 2 (without re-running): the weighted ECE of every model on each dataset separately.
 import pandas as pd
 
-pd.DataFrame({d: claims.calibration_by_model(answers[answers["dataset"] == d]).set_index("model")["ece_equal_mass"]
+pd.DataFrame({d: analysis.calibration_by_model(answers[answers["dataset"] == d]).set_index("model")["ece_equal_mass"]
               for d in answers["dataset"].cat.categories}).round(2)

@@ -29,10 +29,14 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 
 # %% tags=["hide-input"]
-from myst_nb import glue
+from helpers.analysis import cells as analysis
+from helpers.analysis.scored import coverage
+from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
+from helpers.report import facts, figures, tables
 
-from helpers import claims, plots
-from helpers.answers import load_answers
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
 
@@ -45,7 +49,7 @@ answers = load_answers(published_dir, scores_dir, shots=0, models=models, datase
 # tells the two apart.
 
 # %%
-plots.msp_ecdfs(answers);
+figures.msp_ecdfs(answers);
 
 # %% [markdown]
 # ## AUROC per model
@@ -60,12 +64,12 @@ plots.msp_ecdfs(answers);
 # the verdict, which is about the paper's models.
 
 # %%
-cells = claims.cell_table(answers)
-per_model = claims.model_metrics(cells)
-plots.auroc_display(per_model)
+cells = analysis.cell_table(answers)
+per_model = analysis.model_metrics(cells)
+tables.auroc_display(per_model)
 
 # %%
-plots.auroc_dots(per_model);
+figures.auroc_dots(per_model);
 
 # %% [markdown]
 # ## AUROC per dataset
@@ -74,23 +78,14 @@ plots.auroc_dots(per_model);
 # cells out of the dataset's cells (one per phrasing). First the MSP, then the Max Logit.
 
 # %%
-per_dataset = claims.model_metrics(cells, by_dataset=True)
-plots.auroc_grid_display(per_dataset, "msp")
+per_dataset = analysis.model_metrics(cells, by_dataset=True)
+tables.auroc_grid_display(per_dataset, "msp")
 
 # %%
-plots.auroc_grid_display(per_dataset, "max_logit")
+tables.auroc_grid_display(per_dataset, "max_logit")
 
 # %% tags=["hide-input"]
-glue("significance", claims.power_of_ten(claims.SIGNIFICANCE), display=False)
-for key, value in claims.correctness_summary(per_model, cells).items():
-    glue(key, value, display=False)  # over the paper's models: the verdict is about them
-glue("scored", claims.describe_each(
-    claims.scored_correctness(per_model, claims.coverage(answers)),
-    "{name}, one of ours ({covers}), has a mean MSP AUROC of {auroc_msp:.1f}%, with {n_above_msp} of "
-    "its {n_cells_msp} MSP cells significantly above chance, so by the rule above its MSP is "
-    "{chance}; {n_paper_lower} of the {n_paper} paper models have a lower mean. Its mean Max Logit "
-    "AUROC is {auroc_max_logit:.1f}%.",
-    none="No model we scored ourselves is part of this run."), display=False)
+facts.glue_facts(facts.correctness_facts(per_model, cells, coverage(answers)))
 
 # %% [markdown]
 # ## Verdict
@@ -139,4 +134,4 @@ print(cell[["model", "dataset", "phrasing"]].tolist(),
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: mean MSP AUROC per dataset over the paper's models, lowest first.
-claims.split_scored(per_dataset)[0].groupby("dataset")["auroc_msp"].mean().sort_values().round(1)
+analysis.split_scored(per_dataset)[0].groupby("dataset")["auroc_msp"].mean().sort_values().round(1)

@@ -31,18 +31,19 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 
 # %% tags=["hide-input"]
-from myst_nb import glue
+from helpers.analysis import cells as analysis
+from helpers.analysis import correlations as corr
+from helpers.analysis.scored import coverage
+from helpers.data.answers import load_answers
+from helpers.data.parameters import check_parameters
+from helpers.report import facts, figures, tables, words
+from helpers.report.tables import AXIS_LABELS as LABELS
 
-from helpers import claims, plots
-from helpers.answers import load_answers
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
-per_model = claims.model_summary(answers)
-coverage = claims.coverage(answers)
-
-LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_logit": "Max Logit AUROC (%)",
-          "calibration_error_uniform_cells": "calibration error (equal-width bins, per cell)",
-          "params_b": "parameters (billions)"}
+per_model = analysis.model_summary(answers)
 
 # %% [markdown]
 # ## The correlations
@@ -51,25 +52,10 @@ LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_l
 # no Max Logit and no published size.
 
 # %%
-correlations = claims.correlation_table(per_model, claims.ACCURACY_PAIRS + claims.SIZE_PAIRS)
-correlations.assign(x=correlations["x"].map(LABELS), y=correlations["y"].map(LABELS)).style.format(
-    {"pearson_r": "{:.3f}", "pearson_p": "{:.2g}", "spearman_rho": "{:.3f}", "spearman_p": "{:.2g}"}
-).hide(axis="index")
+tables.correlation_display(corr.correlation_table(per_model, corr.ACCURACY_PAIRS + corr.SIZE_PAIRS))
 
 # %% tags=["hide-input"]
-glue("alpha", claims.CORRELATION_ALPHA, display=False)
-for row in correlations.itertuples():
-    glue(f"{row.x}_{row.y}_n", int(row.n), display=False)
-    glue(f"{row.x}_{row.y}_words", claims.describe_correlation(row.pearson_r, row.pearson_p), display=False)
-    glue(f"{row.x}_{row.y}_stats", claims.correlation_stats(row.n, row.pearson_r, row.pearson_p, row.spearman_rho),
-         display=False)
-for y, signal in (("auroc_msp", "MSP"), ("auroc_max_logit", "Max Logit")):
-    glue(f"scored_{y}", claims.describe_each(
-        claims.scored_positions(per_model, "accuracy", y, coverage),
-        "{name}, one of ours ({covers}), has an accuracy of {x_value:.1f}% and a mean AUROC of "
-        "{y_value:.1f}% with the " + signal + ": {distance:.1f} points {side} the paper models' line, "
-        "which predicts {predicted:.1f}% at its accuracy. Counted with them, it would move r from "
-        "{r_paper:.2f} to {r_with:.2f}."), display=False)
+facts.glue_facts(facts.correlation_facts(per_model, coverage(answers)))
 
 # %% [markdown]
 # ## Accuracy and the MSP's AUROC
@@ -79,7 +65,7 @@ for y, signal in (("auroc_msp", "MSP"), ("auroc_max_logit", "Max Logit")):
 # ({glue:text}`accuracy_auroc_msp_stats`). {glue:text}`scored_auroc_msp`
 
 # %%
-plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], LABELS["auroc_msp"]);
+figures.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], LABELS["auroc_msp"]);
 
 # %% [markdown]
 # ## Accuracy and the Max Logit's AUROC
@@ -89,7 +75,7 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", LABELS["accuracy"], L
 # ({glue:text}`accuracy_auroc_max_logit_stats`). {glue:text}`scored_auroc_max_logit`
 
 # %%
-plots.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accuracy"],
+figures.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accuracy"],
                        LABELS["auroc_max_logit"]);
 
 # %% [markdown]
@@ -102,7 +88,7 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_max_logit", LABELS["accurac
 # ({glue:text}`accuracy_calibration_error_uniform_cells_stats`).
 
 # %%
-plots.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells", LABELS["accuracy"],
+figures.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells", LABELS["accuracy"],
                        LABELS["calibration_error_uniform_cells"]);
 
 # %% [markdown]
@@ -118,10 +104,10 @@ plots.scatter_with_fit(per_model, "accuracy", "calibration_error_uniform_cells",
 # means p < {glue:text}`alpha:.2f`, a much looser bar than the one used for single cells.
 
 # %%
-plots.scatter_with_fit(per_model, "params_b", "auroc_msp", LABELS["params_b"], LABELS["auroc_msp"]);
+figures.scatter_with_fit(per_model, "params_b", "auroc_msp", LABELS["params_b"], LABELS["auroc_msp"]);
 
 # %%
-plots.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_b"],
+figures.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_b"],
                        LABELS["auroc_max_logit"]);
 
 # %% [markdown] tags=["exercise"]
@@ -136,10 +122,10 @@ plots.scatter_with_fit(per_model, "params_b", "auroc_max_logit", LABELS["params_
 # %% tags=["solution", "hide-input"]
 # Solution 1: leave-one-out Pearson r of accuracy vs MSP AUROC over the paper's models; the model
 # that moves r the most comes first.
-claims.leave_one_out(per_model, "accuracy", "auroc_msp").round(3)
+corr.leave_one_out(per_model, "accuracy", "auroc_msp").round(3)
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: the Llama 2 models by size, and whether accuracy and MSP AUROC rise with it.
-print(claims.describe_family_trend(per_model, "Llama 2", {"accuracy": "accuracy",
-                                                         "auroc_msp": "MSP AUROC"}))
-claims.family_trend(per_model, "Llama 2", ["accuracy", "auroc_msp"]).round(1)
+trend = analysis.family_trend(per_model, "Llama 2", ["accuracy", "auroc_msp"])
+print(words.describe_family_trend(trend, "Llama 2", {"accuracy": "accuracy", "auroc_msp": "MSP AUROC"}))
+trend.round(1)

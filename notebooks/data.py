@@ -24,25 +24,29 @@ published_dir = None  # folder with the authors' results (None: MSP_PUBLISHED_DI
 scores_dir = None  # folder of our own scores (None: data/scores)
 
 # %% tags=["hide-input"]
-from myst_nb import glue
+from helpers.analysis import cells as analysis
+from helpers.analysis import coverage
+from helpers.data.answers import load_answers
+from helpers.data.datasets import Question
+from helpers.data.parameters import check_parameters
+from helpers.data.published import copy_differences
+from helpers.data.published import published_dir as results_folder
+from helpers.data.scores import load_scored
+from helpers.data.vocabulary import PHRASINGS, display_name, model_table
+from helpers.report import facts, figures, tables
+from helpers.scoring.prompts import build_prompt
 
-from helpers import claims, overview, plots
-from helpers.answers import load_answers
-from helpers.cache import MAX_NEW_TOKENS, load_scored
-from helpers.datasets import Question
-from helpers.models import API_MODELS, PAPER_MODELS, display_name, model_table
-from helpers.prompts import build_prompt
-from helpers.table import PHRASINGS
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir)
 
 answers = load_answers(published_dir, scores_dir, shots=0, models=models, datasets=datasets)
-cells = claims.cell_table(answers)
-glue("n_paper_models", len(PAPER_MODELS), display=False)
-glue("n_open_models", len(PAPER_MODELS) - len(API_MODELS), display=False)
-glue("n_api_models", len(API_MODELS), display=False)
-glue("max_new_tokens", MAX_NEW_TOKENS, display=False)
-glue("n_phrasings", len(PHRASINGS), display=False)
+cells = analysis.cell_table(answers)
+splits = coverage.question_splits(load_scored(scores_dir), within=answers)
+facts.glue_facts(facts.data_facts(answers, cells, splits, copy_differences(results_folder(published_dir))))
 
 # %% [markdown]
+# {glue:text}`copy_note`
+#
 # ## The models
 #
 # The paper compares {glue:text}`n_paper_models` chat models: {glue:text}`n_open_models` with open
@@ -69,12 +73,7 @@ model_table()
 # the split the paper used. {glue:text}`alignment`
 
 # %%
-questions = overview.dataset_table(answers[answers["source"] == "published"])
-alignment = overview.question_splits(load_scored(scores_dir), within=answers)
-glue("n_questions", int(questions["questions"].sum()), display=False)
-glue("alignment", overview.describe_alignment(alignment, none="No model we scored ourselves is part of this run."),
-     display=False)
-questions
+tables.dataset_table(coverage.question_counts(answers[answers["source"] == "published"]))
 
 # %% [markdown]
 # ## Phrasings of the same request
@@ -116,10 +115,7 @@ for phrasing in PHRASINGS:
 # Answers per model and dataset, both phrasings together:
 
 # %%
-counts = overview.answer_counts(cells)
-glue("n_answers", int(counts["total"].sum()), display=False)
-glue("n_models", len(counts), display=False)
-counts.rename(index=display_name)
+coverage.answer_counts(cells).rename(index=display_name)
 
 # %% [markdown]
 # In all, {glue:text}`n_answers:,` answers from {glue:text}`n_models` models.
@@ -131,10 +127,8 @@ counts.rename(index=display_name)
 # accuracy the later chapters use.
 
 # %%
-accuracy = overview.accuracy_grid(cells)
-for key, value in claims.extremes(accuracy["overall"], "accuracy").items():
-    glue(key, value, display=False)
-plots.grid_heatmap(accuracy, "accuracy (%)");
+accuracy = coverage.accuracy_grid(cells)
+figures.grid_heatmap(accuracy, "accuracy (%)");
 
 # %%
 accuracy.rename(index=display_name).round(1)
@@ -150,10 +144,7 @@ accuracy.rename(index=display_name).round(1)
 # lowers a model's accuracy by at most this share.
 
 # %%
-unparseable = overview.unparseable_pct(cells)
-glue("unparseable_overall", overview.unparseable_overall_pct(cells), display=False)
-glue("unparseable_max", float(unparseable["overall"].max()), display=False)
-unparseable.rename(index=display_name).round(2)
+coverage.unparseable_pct(cells).rename(index=display_name).round(2)
 
 # %% [markdown]
 # Over all answers, {glue:text}`unparseable_overall:.2f`% are unparseable; no model exceeds
@@ -165,8 +156,7 @@ unparseable.rename(index=display_name).round(2)
 # probabilities may be overconfident, the subject of the next chapter.
 
 # %%
-glue("share_msp_one", overview.share_equal_pct(answers, 1.0), display=False)
-plots.msp_histograms(answers);
+figures.msp_histograms(answers);
 
 # %% [markdown]
 # {glue:text}`share_msp_one:.1f`% of all answers have an MSP of exactly 1.0 in single precision:
@@ -186,10 +176,10 @@ plots.msp_histograms(answers);
 # for the best and the worst model.
 print(accuracy.drop(columns="overall").mean().sort_values().round(1))
 extreme_models = [accuracy["overall"].idxmax(), accuracy["overall"].idxmin()]
-print(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min").astype(int))
+print(accuracy.loc[extreme_models].drop(columns="overall").rank(axis=1, method="min").astype("Int64"))
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: share of answers with MSP above 0.99, per model and per family (in percent).
-high = overview.share_above_pct(answers, 0.99)
+high = coverage.share_above_pct(answers, 0.99)
 print(high.groupby("family", sort=False)["pct_above"].mean().round(1))
 high.round(1)

@@ -32,38 +32,36 @@ scores_dir = None  # folder of our own scores (None: data/scores)
 model = None  # Hugging Face id, model folder or GGUF file (None: SmolLM2-135M-Instruct)
 phrasings = None  # prompt phrasings to score (None: both)
 limit = 200  # questions per dataset, in the paper's order
-mode = "fast"  # "fast" or "faithful" (the paper's generation loop; same answers, slower)
+mode = "fast"  # "fast", or "faithful": the paper's loop, same grades and MSPs, slower (text past the answer differs)
 device = "auto"  # "auto", "cpu" or "cuda"
 batch_size = 8
 
 # %% tags=["hide-input"]
-from myst_nb import glue
+from helpers.analysis import abstention, coverage
+from helpers.analysis import cells as analysis
+from helpers.analysis.scored import coverage as coverage_table
+from helpers.analysis.scored import models_and_scored, scored_positions
+from helpers.data.answers import load_answers, select
+from helpers.data.parameters import check_parameters
+from helpers.data.scores import load_scored
+from helpers.report import facts, figures, tables, words
+from helpers.scoring.runner import ensure_scored
 
-from helpers import abstention, claims, overview, plots, scoring
-from helpers.answers import load_answers, select
-from helpers.cache import load_scored
+check_parameters(models=models, datasets=datasets, published_dir=published_dir,
+                 scores_dir=scores_dir, model=model, phrasings=phrasings, limit=limit, mode=mode,
+                 device=device, batch_size=batch_size)
 
-name = scoring.ensure_scored(model, datasets, phrasings, limit, mode=mode, device=device,
-                             batch_size=batch_size, scores_dir=scores_dir)
+name = ensure_scored(model, datasets, phrasings, limit, mode=mode, device=device,
+                     batch_size=batch_size, scores_dir=scores_dir)
 everything = load_answers(published_dir, scores_dir, shots=0, datasets=datasets)
-answers = select(everything, claims.models_and_scored(models, everything["model"].unique()))
+answers = select(everything, models_and_scored(models, everything["model"].unique()))
 scored_rows = load_scored(scores_dir)  # with each question's id, to tell which split it came from
-cells = claims.cell_table(answers)
-per_model = claims.model_summary(answers, cells)
-ours = claims.scored_overview(per_model, cells, claims.coverage(answers))
-glue("name", name, display=False)
-glue("n_scored", len(ours), display=False)
-glue("scored_names", claims.names_or(ours["model"]), display=False)
-glue("how_it_did", claims.describe_each(
-    ours,
-    "{name} gave {covers} (at least {n_per_cell:,} per dataset and phrasing, against at least "
-    "{n_per_cell_paper:,.0f} for the paper's models). Its accuracy, averaged over "
-    "its cells as in the paper, is {accuracy:.1f}%, with {unparseable_pct:.1f}% of its answers "
-    "unparseable. The mean AUROC of its MSP is {auroc_msp:.1f}%, with {n_above_msp} of its "
-    "{n_cells_msp} MSP cells significantly above chance, so its MSP is {chance}; the mean AUROC of "
-    "its Max Logit is {auroc_max_logit:.1f}%."), display=False)
-glue("alignment", overview.describe_alignment(overview.question_splits(scored_rows, within=answers)),
-     display=False)
+cells = analysis.cell_table(answers)
+per_model = analysis.model_summary(answers, cells)
+k = abstention.KS[0]
+table = abstention.abstention_table(answers, ks=[k])
+facts.glue_facts(facts.own_model_facts(name, per_model, cells, table, coverage_table(answers),
+                                       coverage.question_splits(scored_rows, within=answers), k))
 
 # %% [markdown]
 # ## How it did
@@ -80,9 +78,9 @@ glue("alignment", overview.describe_alignment(overview.question_splits(scored_ro
 
 # %%
 summary = per_model.set_index("model")[["accuracy", "auroc_msp", "auroc_max_logit", "calibration_error_paper"]]
-this_run = claims.model_label(name, "this run")
-summary = summary.rename(index=lambda m: claims.model_label(m, "this run" if m == name else ""))
-plots.bold_rows(summary, [this_run]).format("{:.2f}")
+this_run = words.model_label(name, "this run")
+summary = summary.rename(index=lambda m: words.model_label(m, "this run" if m == name else ""))
+tables.bold_rows(summary, [this_run]).format("{:.2f}")
 
 # %% [markdown]
 # ## Correctness prediction
@@ -90,7 +88,7 @@ plots.bold_rows(summary, [this_run]).format("{:.2f}")
 # The mean AUROC over each model's cells; the models we scored are in bold.
 
 # %%
-plots.auroc_dots(claims.model_metrics(cells));
+figures.auroc_dots(analysis.model_metrics(cells));
 
 # %% [markdown]
 # ## Calibration
@@ -99,7 +97,7 @@ plots.auroc_dots(claims.model_metrics(cells));
 # paper's calibration figure; perfect calibration lies on the diagonal.
 
 # %%
-plots.reliability_diagram(claims.reliability_table(answers));
+figures.reliability_diagram(analysis.reliability_table(answers));
 
 # %% [markdown]
 # ## Accuracy and AUROC across models
@@ -108,7 +106,7 @@ plots.reliability_diagram(claims.reliability_table(answers));
 # correctness. Where do the models we scored fall on that line (stars)?
 
 # %%
-plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", "accuracy (%)", "MSP AUROC (%)");
+figures.scatter_with_fit(per_model, "accuracy", "auroc_msp", "accuracy (%)", "MSP AUROC (%)");
 
 # %% [markdown]
 # ## Abstention
@@ -118,16 +116,7 @@ plots.scatter_with_fit(per_model, "accuracy", "auroc_msp", "accuracy (%)", "MSP 
 # per 100 questions.
 
 # %%
-k = abstention.KS[0]
-table = abstention.abstention_table(answers, ks=[k])
-glue("k", k, display=False)
-glue("abstention", claims.describe_each(
-    abstention.scored_abstention(table, k, coverage_table=claims.coverage(answers)),
-    "{name} scores {base_balanced:.1f} by always answering and {score_balanced:.1f} with its learnt "
-    "MSP threshold under the balanced rule ({gain_balanced:+.1f} points), abstaining on "
-    "{pct_balanced:.1f}% of the test questions; under the conservative rule, {base_conservative:.1f} "
-    "against {score_conservative:.1f}, abstaining on {pct_conservative:.1f}%."), display=False)
-abstention.paper_layout(table, k, decimals=1).rename(index=abstention.row_labels(table, k))
+tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, k))
 
 # %% [markdown]
 # {glue:text}`abstention` Abstaining on every question scores 0, so a model whose Base is below 0
@@ -148,16 +137,14 @@ abstention.paper_layout(table, k, decimals=1).rename(index=abstention.row_labels
 # %% tags=["solution", "hide-input"]
 # Solution 1: every model on exactly the questions this run's model answered, on the datasets where
 # its positions are the paper's questions; MSP AUROC rank (1 = best) there and on all answers.
-print(overview.describe_alignment(overview.question_splits(scored_rows[scored_rows["model"] == name],
-                                                          within=answers)))
-same = claims.model_metrics(claims.cell_table(overview.on_same_questions(answers, scored_rows, name)))
+print(words.describe_alignment(coverage.question_splits(scored_rows[scored_rows["model"] == name],
+                                                       within=answers)))
+same = analysis.model_metrics(analysis.cell_table(coverage.on_same_questions(answers, scored_rows, name)))
 ranks = per_model.set_index("model")["auroc_msp"].rank(ascending=False)
 same.assign(rank_here=same["auroc_msp"].rank(ascending=False), rank_all=same["model"].map(ranks))[
     ["model", "accuracy", "auroc_msp", "rank_here", "rank_all"]].round(1)
 
 # %% tags=["solution", "hide-input"]
 # Solution 2: where each scored model sits against the paper models' accuracy–MSP AUROC line.
-print(claims.describe_each(
-    claims.scored_positions(per_model, "accuracy", "auroc_msp"),
-    "{name}: accuracy {x_value:.1f}%, MSP AUROC {y_value:.1f}%, {distance:.1f} points {side} the line "
-    "(which predicts {predicted:.1f}% at its accuracy).", none="No scored model in this run."))
+scored_positions(per_model, "accuracy", "auroc_msp")[
+    ["model", "x_value", "y_value", "predicted", "residual"]].round(1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.table import combine, conform
+from helpers.data.schema import combine, conform
 
 TINY = "Tiny-test"
 

@@ -1,6 +1,8 @@
 """A tiny Llama-architecture chat model with random weights and a byte-level BPE tokenizer trained in
 memory, saved to a temporary folder: the offline stand-in for a Hugging Face model in the scoring tests.
 
+Shared by the tests of tests/scoring and tests/faces (``tests/`` is on ``sys.path``: ``from tiny_model import ...``).
+
 ``lean`` scales the output rows of a few tokens (option letters, ".", EOS) so that greedy answers
 often contain ``"X."`` and stop; with ``lean=0`` the model answers gibberish.
 """
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.datasets import Question
+from helpers.data.datasets import Question
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|user|>\n{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
@@ -80,6 +82,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_model_dir):
-    from helpers.scoring import load_model
+    from helpers.scoring.hf import load_model
 
     return load_model(tiny_model_dir, device="cpu")

@@ -66,8 +66,8 @@ def _tree_digest(paths: list[Path]) -> str:
 def inputs_digest(root: Path | None = None) -> str:
     """Hash of what every chapter reads: the helpers package, the published results, the score cache."""
     root = _book_root(root)
-    from .locations import scores_dir
-    from .published import content_digest, published_dir
+    from helpers.data.locations import scores_dir
+    from helpers.data.published import content_digest, published_dir
 
     helpers = list((root / "src" / "helpers").rglob("*.py"))
     scores = [p for p in scores_dir().rglob("*") if p.is_file() and p.suffix in (".parquet", ".json")]
@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parameters: dict[str, dict] = {}
     for chapter, key, value in args.parameter:
         parameters.setdefault(chapter, {})[key] = _value(value)
+    from helpers.data.published import check_copy, published_dir
+
+    check_copy(published_dir())  # warns, naming files, when a local copy is not the pinned one
     inputs = inputs_digest()
     failed = []
     for name in names:

@@ -16,9 +16,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
-from helpers import cache, table
+from helpers.data import scores
+from helpers.report.tables import NOT_APPLICABLE, run_summary
+from helpers.data.vocabulary import DATASETS, PHRASINGS
 
 
 def _names(text: str, valid: Sequence[str], what: str) -> list[str]:
@@ -34,11 +34,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", required=True, help="Hugging Face id, model folder, .gguf file, or 'smollm2'")
     p.add_argument("--name", help="model key in the tables (default: derived from --model)")
     p.add_argument("--revision", help="Hub revision (Hub ids only)")
-    p.add_argument("--datasets", default=",".join(table.DATASETS))
-    p.add_argument("--phrasings", default=",".join(table.PHRASINGS))
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--phrasings", default=",".join(PHRASINGS))
     p.add_argument("--start", type=int, default=0, help="first question position (paper order)")
     p.add_argument("--limit", type=int, default=200, help="questions per dataset")
-    p.add_argument("--mode", choices=("fast", "faithful"), default="fast")
+    p.add_argument("--backend", default="hf", help="scoring engine (hf: Hugging Face transformers)")
+    p.add_argument("--mode", choices=("fast", "faithful"), default="fast",
+                   help="faithful: the paper's generation loop; fast: the same grades and confidences, the "
+                        "response cut once the answer is settled (the manifest counts answers per mode)")
     p.add_argument("--shots", type=int, choices=(0, 1), default=0, help="0: zero-shot; 1: one-shot")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--dtype", default=None, help="auto, float32, float16 or bfloat16")
@@ -48,8 +51,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scores-dir", type=Path, default=None)
     p.add_argument("--datasets-dir", default=None, help="local dataset copies (default $MSP_DATASETS_DIR)")
     args = p.parse_args(argv)
-    args.datasets = _names(args.datasets, table.DATASETS, "dataset(s)")
-    args.phrasings = _names(args.phrasings, table.PHRASINGS, "phrasing(s)")
+    args.datasets = _names(args.datasets, DATASETS, "dataset(s)")
+    args.phrasings = _names(args.phrasings, PHRASINGS, "phrasing(s)")
     if args.limit < 1 or args.start < 0 or args.batch_size < 1:
         raise SystemExit("error: --limit and --batch-size must be >= 1 and --start >= 0")
     return args
@@ -59,53 +62,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from tqdm import tqdm
 
-    from helpers import scoring
-    from helpers.datasets import load_questions
+    from helpers.data.datasets import load_questions, n_questions
+    from helpers.scoring import runner
+    from helpers.scoring.backend import get_backend
+    from helpers.scoring.specs import ScoringError, resolve_model, smollm2_gguf
 
-    model = str(scoring.smollm2_gguf()) if args.model == "smollm2" else args.model
     try:
-        lm = scoring.load_model(model, device=args.device, dtype=args.dtype, load_in_4bit=args.load_in_4bit,
-                                trust_remote_code=args.trust_remote_code, revision=args.revision,
-                                name=args.name)
+        model = str(smollm2_gguf()) if args.model == "smollm2" else args.model
+        runner.check_name(resolve_model(model, revision=args.revision, name=args.name), args.scores_dir)
+        backend = get_backend(args.backend, model, mode=args.mode, batch_size=args.batch_size,
+                              device=args.device, dtype=args.dtype, load_in_4bit=args.load_in_4bit,
+                              trust_remote_code=args.trust_remote_code, revision=args.revision,
+                              name=args.name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
             questions = {d: load_questions(d, source=args.datasets_dir, start=args.start, limit=args.limit)
                          for d in args.datasets}
+        for d, qs in questions.items():
+            if not qs:
+                raise ScoringError(f"--start {args.start} is beyond the last question of {d} "
+                                   f"({n_questions(d, source=args.datasets_dir)} questions, positions from 0)")
         total = sum(len(q) for q in questions.values()) * len(args.phrasings)
-        examples = {d: scoring.one_shot_examples(qs, source=args.datasets_dir) if args.shots else None
+        examples = {d: runner.one_shot_examples(qs, source=args.datasets_dir) if args.shots else None
                     for d, qs in questions.items()}
-        with tqdm(total=total, unit="q", desc=lm.spec.name, dynamic_ncols=True) as bar:
+        with tqdm(total=total, unit="q", desc=backend.spec.name, dynamic_ncols=True) as bar:
             for d in args.datasets:
                 for phrasing in args.phrasings:
                     bar.set_postfix_str(f"{d}/{phrasing}")
-                    scoring.score_cached(lm, questions[d], phrasing, mode=args.mode, batch_size=args.batch_size,
-                                         examples=examples[d], scores_dir=args.scores_dir,
-                                         progress=bar.update)
-    except (scoring.ScoringError, FileNotFoundError) as exc:
+                    runner.score_cached(backend, questions[d], phrasing, examples=examples[d],
+                                        scores_dir=args.scores_dir, progress=bar.update)
+    except (ScoringError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except runner.Interrupted as stop:
+        print(f"\ninterrupted: every finished batch is saved ({stop.saved} answers of the run under way, in "
+              f"{stop.folder}); run the same command again to resume", file=sys.stderr)
+        return 130
     positions = {d: {q.position for q in qs} for d, qs in questions.items()}
-    print(summary(cache.load_scored(args.scores_dir), lm.spec.name, positions, shots=args.shots).to_string())
+    print(run_summary(scores.load_scored(args.scores_dir), backend.spec.name, positions, shots=args.shots)
+          .to_string(index=False, na_rep=NOT_APPLICABLE))
     return 0
-
-
-def summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None,
-            shots: int = 0) -> pd.DataFrame:
-    """Per dataset and phrasing of model ``name`` (``shots``; only ``positions`` per dataset if given):
-    answers, accuracy %, MSP AUROC %, Max Logit AUROC %, unparseable answers, from
-    ``claims.cell_table`` (METHODS §8.1-§8.2)."""
-    from helpers import claims
-
-    rows = scored[(scored.model.astype(str) == name) & (scored.shots == shots)]
-    if positions is not None:
-        rows = rows[[q in positions.get(d, ()) for d, q in zip(rows.dataset.astype(str), rows.qid)]]
-    cells = claims.cell_table(rows[list(table.COLUMNS)])
-    wide = cells.pivot_table(index=["dataset", "phrasing"], columns="signal", observed=True,
-                             values=["n", "accuracy", "auroc", "n_unparseable"])
-    out = pd.DataFrame({"n": wide[("n", "msp")].astype(int), "accuracy": wide[("accuracy", "msp")],
-                        "auroc_msp": wide[("auroc", "msp")], "auroc_max_logit": wide[("auroc", "max_logit")],
-                        "unparseable": wide[("n_unparseable", "msp")].astype(int)})
-    return out.reset_index().round(2)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import claims
-from helpers.abstention import abstention_table
-from helpers.answers import load_answers
+from helpers.analysis import cells as cells_mod
+from helpers.analysis.abstention import abstention_table
+from helpers.analysis.correlations import correlation_table
+from helpers.data.answers import load_answers
+from helpers.data.published import check_copy, published_dir
 
 #: file name -> its columns, in order
 COLUMNS = {
@@ -37,17 +39,17 @@ def export_tables(answers: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The five CSV tables (file name -> DataFrame with exactly ``COLUMNS[name]``).
 
     cells, models and abstention hold every model of ``answers``; datasets and correlations are over
-    the paper's models only (``claims.is_scored``). models.csv ``ece_weighted`` is the conventional
+    the paper's models only (``vocabulary.is_scored``). models.csv ``ece_weighted`` is the conventional
     count-weighted ECE with the paper's equal-mass bins and every answer counted
-    (``claims.calibration_by_model`` ``ece_equal_mass``).
+    (``cells.calibration_by_model`` ``ece_equal_mass``).
     """
-    cells = claims.cell_table(answers)
-    models = claims.model_summary(answers, cells).rename(columns={"ece_equal_mass": "ece_weighted"})
+    cells = cells_mod.cell_table(answers)
+    models = cells_mod.model_summary(answers, cells).rename(columns={"ece_equal_mass": "ece_weighted"})
     tables = {
         "cells.csv": cells,
         "models.csv": models,
-        "datasets.csv": claims.dataset_metrics(claims.split_scored(cells)[0]),
-        "correlations.csv": claims.correlation_table(models),
+        "datasets.csv": cells_mod.dataset_metrics(cells_mod.split_scored(cells)[0]),
+        "correlations.csv": correlation_table(models),
         "abstention.csv": abstention_table(answers, ks=(20, 10, "half")),
     }
     return {name: table[COLUMNS[name]] for name, table in tables.items()}
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder of our own scored answers, read with --include-scored (default: env "
                              "MSP_SCORES_DIR, else data/scores)")
     args = parser.parse_args(argv)
+    check_copy(published_dir(args.published_dir))
     answers = load_answers(args.published_dir, args.scores_dir, shots=0, include_scored=args.include_scored)
     for path in write_tables(export_tables(answers), args.out):
         print(path)
