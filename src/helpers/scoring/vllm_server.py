@@ -1,10 +1,11 @@
-"""vLLM's OpenAI-compatible server as a subprocess: start, wait until ready, stop by PID.
+"""vLLM's OpenAI-compatible server as a subprocess: start, wait until ready, stop by PID (for the
+``openai`` backend's tests and benchmark, and for scoring against a local server).
 
 The module entry point is used (``python -m vllm.entrypoints.openai.api_server``): the ``vllm
 serve`` command of the CPU build looks up the distribution name ``vllm`` and fails. The server's
 answers carry log-probabilities, or raw logits with ``logprobs_mode="raw_logits"``
 (``--logprobs-mode``); nothing in a response says which (``system_fingerprint`` is the same), so
-the client must be told (``client.ChatClient(values_are=...)``).
+the client must be told (``--logprobs-are``, ``scoring.openai``). Standard library only.
 """
 
 from __future__ import annotations

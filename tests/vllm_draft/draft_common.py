@@ -1,5 +1,0 @@
-"""Settings shared by the vLLM backend tests."""
-
-N_QUESTIONS = 20
-PHRASING = "first"
-SERVED_NAME = "smollm2-test"
