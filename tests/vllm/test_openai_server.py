@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from helpers.data import scores
+from helpers.data import locations, scores
 from helpers.scoring import openai, runner
 from helpers.scoring.vllm_server import VllmServer
 
@@ -71,7 +70,10 @@ def test_same_answers_as_hf(running, questions, hf_records):
 def test_a_wrong_model_name_is_a_clear_error(running, tmp_path):
     with pytest.raises(openai.ModelNotFoundError, match=f"'nope' is not served at .*it serves: {SERVED}"):
         openai.load_backend("nope", base_url=running.server.base_url)
-    cli = subprocess.run([sys.executable, "-m", "helpers.score", "--backend", "openai", "--model", "nope",
+    # the openai backend needs only the book's environment: its command line runs there
+    book_python = locations.repository_root() / ".venv" / "bin" / "python"
+    assert book_python.is_file(), f"{book_python} missing: make .venv/.installed"
+    cli = subprocess.run([str(book_python), "-m", "helpers.score", "--backend", "openai", "--model", "nope",
                           "--base-url", running.server.base_url, "--limit", "2", "--scores-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert cli.returncode == 2 and "error: model 'nope' is not served" in cli.stderr
