@@ -236,3 +236,16 @@ def side_by_side(comparison: pd.DataFrame, table: str) -> pd.DataFrame:
     grid = rows.assign(text=text, what=[column_label(c) for c in rows["column"]]).pivot_table(
         index="row", columns="what", values="text", aggfunc="first", sort=False)
     return grid.rename_axis(index="model", columns=None)
+
+
+def option_signal_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``analysis.option_signal.signal_comparison`` for the reader: rows (model, dataset, signal) by
+    display names, readable headers, NaN as n/a left to the caller's formatting."""
+    from helpers.data.vocabulary import OPTION_SIGNAL_NAMES, dataset_name, display_name
+
+    names = {**SIGNAL_NAMES, **OPTION_SIGNAL_NAMES}
+    shown = comparison.assign(model=comparison["model"].map(display_name),
+                              dataset=comparison["dataset"].map(dataset_name), signal=comparison["signal"].map(names))
+    return shown.rename(columns={"model": "Model", "dataset": "Dataset", "signal": "Signal", "n": "Answers",
+                                 "accuracy": "Accuracy (%)", "auroc": "AUROC (%)",
+                                 "calibration_error": "Calibration error (%)"}).set_index(["Model", "Dataset", "Signal"])
