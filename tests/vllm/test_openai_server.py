@@ -18,6 +18,8 @@ from helpers.scoring.vllm_server import VllmServer
 
 from vllm_common import LETTER_TOL, MSP_TOL, PHRASING
 
+pytestmark = pytest.mark.vllm
+
 SERVED = "smollm2-test"
 
 

@@ -13,6 +13,8 @@ from helpers.scoring.specs import smollm2_gguf
 
 from vllm_common import LETTER_TOL, LOGIT_TOL, LOGLIK_TOL, MSP_TOL, PHRASING
 
+pytestmark = pytest.mark.vllm
+
 
 @pytest.fixture(scope="module")
 def backend(hf_records):
