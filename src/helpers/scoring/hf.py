@@ -22,6 +22,11 @@ prompt loses its last character (``prompts.build_prompt``); for Llama 3 the conf
 first generated token (METHODS §6). A model loaded from a local folder or GGUF file is never treated
 as one of these; a tokenizer without a chat template always gets the raw prompt.
 
+Both modes also compute the second signal, the options' log-likelihoods after the prompt
+(``scoring.likelihood``; ``option_likelihood=False`` skips it): fast mode reads them from each
+prefilled group's cache before decoding (:func:`prefilled_logliks`), so the prompt runs once for
+both signals; faithful mode runs the prompt again for them (:func:`option_logliks`).
+
 Scores are the raw next-token logits (greedy decoding with no logits processor, METHODS §4). One
 deliberate difference to the paper: an answer token index beyond the sequence's own generated tokens
 (possible only when re-tokenising yields more tokens than were generated) gives confidence 0 in both
