@@ -131,7 +131,7 @@ tables.paper_layout(table, k, decimals=1).rename(index=tables.row_labels(table, 
 # followed by each option's text, and the option whose tokens it finds most likely is its answer.
 # The softmax over the options of their summed log-likelihoods (or of those sums divided by the
 # option's length in characters, lm-evaluation-harness's `acc_norm`) gives a confidence in that
-# answer, computed in the same pass as the letter (the `hf` and `vllm` backends). Each signal is
+# answer, recorded with every answer by the `hf` and `vllm` backends. Each signal is
 # judged by its own answer: the MSP by whether the letter is right, the option likelihood by
 # whether its option is. Small models are near chance when they must write a letter; does reading
 # their options do better?

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.data.method import LETTERS
 from helpers.scoring import hf, likelihood, runner
 from helpers.scoring.backend import Answer, Request
 from helpers.scoring.hf import HFBackend
@@ -94,3 +95,20 @@ def test_record_of_given_logliks():
     norm = np.array(logliks) / lengths
     assert r["correct_option_likelihood_norm"] == (int(np.argmax(norm)) == q.gold)
     assert r["system_fingerprint"] == "fp_1"
+
+
+def test_the_committed_smollm2_answers_carry_the_option_likelihood():
+    """``data/scores/``: every committed SmolLM2-135M-Instruct answer has both signals, and each
+    option-likelihood value is the softmax of its stored log-likelihoods."""
+    from helpers.data import locations, scores
+
+    committed = scores.load_scored(locations.repository_root() / "data" / "scores")
+    smol = committed[committed.model == "SmolLM2-135M-Instruct"]
+    assert len(smol) == 2000 and smol.option_likelihood.notna().all()
+    assert smol.groupby(["dataset", "phrasing"], observed=True).size().eq(200).all()
+    for row in smol.sample(50, random_state=0).itertuples():
+        # the summed variant needs no option texts (only the per-character one divides by their lengths)
+        chosen, p = likelihood.option_signal(row.option_logliks, [""] * len(row.option_logliks))
+        assert row.option_likelihood == pytest.approx(p, abs=1e-6)
+        assert row.correct_option_likelihood == (LETTERS[chosen] == row.gold_letter)
+
