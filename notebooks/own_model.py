@@ -173,7 +173,7 @@ tables.option_signal_display(comparison).style.format(
 # #SBATCH --gres=gpu:1
 # #SBATCH --time=12:00:00
 # .venv-vllm/bin/python -m helpers.score --backend vllm --model Qwen/Qwen2.5-7B-Instruct \
-#     --limit 6000 --shard ${SLURM_ARRAY_TASK_ID}/8 --scores-dir /shared/msp-book/data/scores
+#     --limit 6000 --shard ${SLURM_ARRAY_TASK_ID}/8 --scores-dir /scratch/$USER/msp-book/data/scores
 # ```
 #
 # then, once the array has finished, the same command without `--shard` (it finds nothing missing,
