@@ -15,7 +15,11 @@ processor, :class:`StepStats` (made by :func:`step_stats_processor`), sees every
 logits before sampling and records, for the requests that ask for it, [MSP, Max Logit, argmax,
 letter probabilities] with the paper's formula (``hf.step_stats``), leaving the logits unchanged.
 It reports through this process's memory, so the engine core runs in-process
-(``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set here); the cache key says ``signals: "one pass"``.
+(``VLLM_ENABLE_V1_MULTIPROCESSING=0``, set here); the cache key says ``signals: "one pass"``. With
+an executor whose workers are other processes (tensor or pipeline parallelism over several GPUs)
+the records are out of this process's reach: the backend then stops with an error saying so
+rather than give answers without their confidences (a two-engine fallback, log-probabilities from
+one and raw logits from the other, is not implemented).
 
 **Option likelihood** (``scoring.likelihood``): one request per option, prompt = context +
 continuation token ids, ``SamplingParams(max_tokens=1, prompt_logprobs=0, detokenize=False)``; the
