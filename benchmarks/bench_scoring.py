@@ -1,6 +1,8 @@
-"""Questions per second of fast mode, faithful mode and the paper's own code path, on the same questions.
+"""Questions per second of fast mode, faithful mode and the paper's own code path, on the same questions;
+with ``--backends``, of the hf, vllm and openai backends.
 
     python benchmarks/bench_scoring.py [--models tiny,smollm2] [--n 100] [--batch-size 8] [--repeats 2]
+    .venv-vllm/bin/python benchmarks/bench_scoring.py --backends hf,vllm,openai [--model ID] [--n 100]
 
 - **paper**: the authors' ``generate_text.py`` as written: ``hf.paper_generate`` (greedy
   ``generate``, ``max_new_tokens=100``, batches of ``--batch-size`` in the paper's order, left padding,
@@ -11,6 +13,18 @@
   confidences computed only at the answer step);
 - **fast**: the same with the hf backend in fast mode (prompts in groups of ``--batch-size``, up to
   ``hf.DECODE_BATCH`` answers decoded together, per-sequence stopping).
+
+Backends (``--backends``, run in ``.venv-vllm``, which has vLLM): each route in a fresh process on
+the same questions, float32, the paper's two signals only (no option likelihood), timed after a
+warm-up question outside the set, model loading and server start reported apart:
+
+- **hf**: the hf backend in fast mode;
+- **vllm**: the vllm backend (vLLM's offline engine, in-process);
+- **openai**: the openai backend with ``--concurrency`` requests in flight against a local vLLM
+  OpenAI-compatible server (``scoring.vllm_server``) started for the run and stopped by its PID; its
+  peak memory is the server's process group (sampled) plus the client's;
+- **paper** (only with a CUDA GPU): the authors' way as below, so that on real hardware the paper's
+  way, hf fast and vllm stand side by side. ``--model`` takes a 0.5-8B Hugging Face id there.
 
 Target (issue "Score a new model"): fast >= 5x the paper's way, with identical grades and MSPs
 (1e-5). Each run is a fresh process (its peak resident memory, ``ru_maxrss``, is its own; model
@@ -183,6 +197,101 @@ def report(name: str, r: dict, n: int, batch_size: int, repeats: int) -> tuple[b
     return ok, identical
 
 
+# ----------------------------------------------------------------------------- backends
+
+ROUTES = ("hf", "vllm", "openai", "paper")
+
+
+def _backend_route(route: str, model: str, n: int, datasets_dir: str | None, concurrency: int) -> dict:
+    """In this process: time one route on the questions; its records, seconds, start-up, peak MiB."""
+    import threading
+
+    from helpers.scoring import runner
+
+    questions = _questions(n + 1, datasets_dir)
+    warm, timed = questions[n:], questions[:n]
+    peak = {"server": 0}
+    server = None
+    t0 = time.perf_counter()
+    if route == "hf":
+        from helpers.scoring.hf import load_backend
+
+        backend = load_backend(model, dtype="float32", option_likelihood=False)
+        _ = backend.lm.dot_tokens
+    elif route == "vllm":
+        from helpers.scoring.vllm import load_backend
+
+        backend = load_backend(model, option_likelihood=False)
+    elif route == "openai":
+        from helpers.scoring import openai
+        from helpers.scoring.vllm import model_folder
+        from helpers.scoring.specs import resolve_model
+        from helpers.scoring.vllm_server import VllmServer
+
+        server = VllmServer(model_folder(resolve_model(model)), name="bench")
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak["server"] = max(peak["server"], server.group_rss_bytes())
+                stop.wait(0.5)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        server.start()
+        backend = openai.load_backend("bench", base_url=server.base_url, concurrency=concurrency, batch_size=n)
+    else:
+        records, seconds, rss, _ = _run("paper", model, n, 8, datasets_dir, "first")
+        return {"records": records, "seconds": seconds, "start_seconds": 0.0, "peak_mib": rss}
+    start = time.perf_counter() - t0
+    try:
+        runner.score_questions(backend, warm, "first")
+        t0 = time.perf_counter()
+        records = runner.score_questions(backend, timed, "first")
+        seconds = time.perf_counter() - t0
+    finally:
+        if server is not None:
+            server.stop()
+            stop.set()
+            sampler.join()
+    slim = [{"qid": r["qid"], "grade": r["grade"], "msp": float(r["msp"])} for r in records]
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"records": slim, "seconds": seconds, "start_seconds": start, "peak_mib": own + peak["server"] / 2**20}
+
+
+def bench_backends(routes: list[str], model: str, n: int, datasets_dir: str | None, concurrency: int) -> int:
+    """Each route in a fresh process (``--route``); prints the table of q/s, ratios to hf fast, peak
+    memory and agreement with hf; 1 if a route's grades differ from hf's."""
+    import json
+    import subprocess
+
+    results = {}
+    for route in routes:
+        cmd = [sys.executable, __file__, "--route", route, "--model", model, "--n", str(n),
+               "--concurrency", str(concurrency)] + (["--datasets-dir", datasets_dir] if datasets_dir else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "VLLM_CONFIGURE_LOGGING": "0"})
+        if done.returncode != 0:
+            print(f"{route}: failed\n{done.stderr[-3000:]}")
+            return 1
+        results[route] = json.loads(done.stdout.strip().splitlines()[-1])
+    base = results.get("hf")
+    print(f"\n{n} questions (equal shares of the five datasets), first phrasing, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; openai: {concurrency} concurrent requests")
+    print(f"{'route':<8}{'seconds':>9}{'q/s':>8}{'x hf':>7}{'start s':>9}{'peak MiB':>10}  same grades as hf, max |dMSP|")
+    same_all = True
+    for route, r in results.items():
+        agree = ""
+        if base is not None and route != "hf":
+            same = [a["grade"] for a in r["records"]] == [b["grade"] for b in base["records"]]
+            dmsp = max(abs(a["msp"] - b["msp"]) for a, b in zip(r["records"], base["records"]))
+            agree = f"{'yes' if same else 'NO'}, {dmsp:.1e}"
+            same_all &= same
+        ratio = base["seconds"] / r["seconds"] if base else float("nan")
+        print(f"{route:<8}{r['seconds']:>9.2f}{n / r['seconds']:>8.2f}{ratio:>7.2f}{r['start_seconds']:>9.1f}"
+              f"{r['peak_mib']:>10.0f}  {agree}")
+    return 0 if same_all else 1
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="tiny,smollm2")
@@ -190,7 +299,29 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--datasets-dir", default=None)
+    p.add_argument("--backends", help="comma-separated routes: hf, vllm, openai (and paper with a GPU)")
+    p.add_argument("--model", default="smollm2", help="--backends: a Hugging Face id, folder or GGUF file")
+    p.add_argument("--concurrency", type=int, default=8, help="--backends: requests in flight (openai)")
+    p.add_argument("--route", choices=ROUTES, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.backends or args.route:
+        from helpers.scoring.specs import smollm2_gguf
+
+        model = str(smollm2_gguf()) if args.model == "smollm2" else args.model
+        if args.route:
+            import json
+
+            print(json.dumps(_backend_route(args.route, model, args.n, args.datasets_dir, args.concurrency)))
+            return 0
+        routes = [r.strip() for r in args.backends.split(",") if r.strip()]
+        import torch
+
+        if torch.cuda.is_available() and "paper" not in routes:
+            routes = ["paper", *routes]
+        unknown = sorted(set(routes) - set(ROUTES))
+        if unknown:
+            p.error(f"unknown route(s) {unknown}; valid: {', '.join(ROUTES)}")
+        return bench_backends(routes, model, args.n, args.datasets_dir, args.concurrency)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from helpers.scoring import hf
     from helpers.scoring.specs import smollm2_gguf

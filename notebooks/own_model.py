@@ -37,7 +37,7 @@ device = "auto"  # "auto", "cpu" or "cuda"
 batch_size = 8
 
 # %% tags=["hide-input"]
-from helpers.analysis import abstention, coverage
+from helpers.analysis import abstention, coverage, option_signal
 from helpers.analysis import cells as analysis
 from helpers.analysis.scored import coverage as coverage_table
 from helpers.analysis.scored import models_and_scored, scored_positions
@@ -122,6 +122,61 @@ tables.formatted(tables.paper_layout(table, k, decimals=1).rename(index=tables.r
 # {glue:text}`abstention` Abstaining on every question scores 0, so a model whose Base is below 0
 # gains by abstaining almost always, whether or not its MSP ranks its answers well; a gain that
 # comes with little abstention is what shows an MSP worth using.
+
+# %% [markdown]
+# ## A second signal: the options' likelihood
+#
+# The MSP reads the model's confidence off the letter it writes. Benchmark suites such as
+# lm-evaluation-harness and HELM score multiple choice another way: the model reads the prompt
+# followed by each option's text, and the option whose tokens it finds most likely is its answer.
+# The softmax over the options of their summed log-likelihoods (or of those sums divided by the
+# option's length in characters, lm-evaluation-harness's `acc_norm`) gives a confidence in that
+# answer, recorded with every answer by the `hf` and `vllm` backends. Each signal is
+# judged by its own answer: the MSP by whether the letter is right, the option likelihood by
+# whether its option is. Small models are near chance when they must write a letter; does reading
+# their options do better?
+#
+# {glue:text}`option_signal`
+
+# %% tags=["hide-input"]
+with_options = scored_rows[scored_rows["model"].isin(answers["model"].unique())
+                           & scored_rows["dataset"].isin(answers["dataset"].unique())]
+comparison = option_signal.signal_comparison(with_options)
+facts.glue_facts(facts.option_signal_facts(option_signal.signal_means(comparison)))
+tables.formatted(tables.option_signal_display(comparison), decimals=1)
+
+# %% [markdown]
+# ## Scoring at scale
+#
+# The paper's 14 models each answered 42,814 prompts (21,407 questions in two phrasings), which took
+# its authors three weeks on two GPUs. Three backends give the same answers and cache rows
+# (`python -m helpers.score --backend ...`), and an answer made by one is never reused for another:
+#
+# - `hf` (the default): Hugging Face `transformers`, in the paper's loop or the faster one;
+# - `vllm`: vLLM's offline engine, with continuous batching, prefix caching and tensor, pipeline or
+#   data parallelism across GPUs (`--tensor-parallel-size`, `--pipeline-parallel-size`,
+#   `--data-parallel-size`); it runs in its own environment (`make vllm-env` on a CPU, `pip install
+#   vllm` on a GPU machine);
+# - `openai`: any OpenAI-compatible chat endpoint (`--base-url`, `--model`, `--api-key-env`),
+#   OpenAI's own as the paper scored GPT-3.5 and GPT-4, or a local vLLM, SGLang or llama.cpp server.
+#   Its MSP is exp(log-probability) of the answer token and it has no Max Logit, as for the paper's
+#   GPT models, unless a vLLM server runs with raw logits and you say so (`--logprobs-are raw_logits`).
+#
+# `--shard I/N` scores shard I of N of the missing questions, split by their stable ids, so N
+# processes (GPUs, machines writing to one shared folder) fill the same cache without overlap; a
+# final run without `--shard` scores whatever is still missing. On a SLURM cluster, an array job:
+#
+# ```bash
+# #!/bin/bash
+# #SBATCH --array=1-8
+# #SBATCH --gres=gpu:1
+# #SBATCH --time=12:00:00
+# .venv-vllm/bin/python -m helpers.score --backend vllm --model Qwen/Qwen2.5-7B-Instruct \
+#     --limit 6000 --shard ${SLURM_ARRAY_TASK_ID}/8 --scores-dir /scratch/$USER/msp-book/data/scores
+# ```
+#
+# then, once the array has finished, the same command without `--shard` (it finds nothing missing,
+# or scores what a failed task left) and `make book`.
 
 # %% [markdown]
 # ## Exercises

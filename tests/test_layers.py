@@ -25,7 +25,7 @@ NEVER = {
     "scoring": {"matplotlib", "seaborn", "myst_nb"},
 }
 #: the only scoring modules that may import an engine
-ENGINES = {"hf.py"}
+ENGINES = {"hf.py", "vllm.py"}
 
 
 def imports(path: Path) -> set[str]:

@@ -31,7 +31,7 @@ def test_unknown_model_is_a_clear_error(tmp_path, capsys):
 
 def test_unknown_backend_names_the_known_ones(tmp_path, capsys):
     assert score.main(["--model", "org/model", "--backend", "nope", "--scores-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == "error: unknown backend 'nope'; known backends: hf\n"
+    assert capsys.readouterr().err == "error: unknown backend 'nope'; known backends: hf, openai, vllm\n"
     assert not any(tmp_path.iterdir())
 
 

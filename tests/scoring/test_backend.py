@@ -18,7 +18,7 @@ from tiny_model import tiny_questions
 
 
 def test_unknown_backend_names_the_known_ones():
-    with pytest.raises(ScoringError, match=r"unknown backend 'nope'; known backends: hf$"):
+    with pytest.raises(ScoringError, match=r"unknown backend 'nope'; known backends: hf, openai, vllm$"):
         get_backend("nope", "org/model", mode="fast")
 
 
@@ -30,7 +30,7 @@ def make_fake(model, **options):
 def test_registry_entries_are_module_and_factory(monkeypatch):
     monkeypatch.setitem(backend_mod.BACKENDS, "fake", f"{__name__}:make_fake")
     assert get_backend("fake", "m", batch_size=3) == {"model": "m", "batch_size": 3}
-    with pytest.raises(ScoringError, match="known backends: fake, hf"):
+    with pytest.raises(ScoringError, match="known backends: fake, hf, openai, vllm"):
         get_backend("nope", "m")
 
 
@@ -109,3 +109,20 @@ def test_hf_backend_reports_out_of_memory_as_such(tiny_lm, monkeypatch):
     monkeypatch.setattr(tiny_lm.model, "forward", forward)
     with pytest.raises(OutOfMemory, match="CUDA out of memory"):
         scorer.answer(requests)
+
+
+def test_every_registered_backend_is_a_module_and_factory():
+    import importlib
+
+    assert sorted(backend_mod.BACKENDS) == ["hf", "openai", "vllm"]
+    for entry in backend_mod.BACKENDS.values():
+        module, factory = entry.split(":")
+        assert callable(getattr(importlib.import_module(module), factory))  # vllm imports the engine lazily
+
+
+def test_the_vllm_backend_without_vllm_says_where_it_runs():
+    """The book's environment has no vLLM distribution: the backend names the environment to use."""
+    from helpers.scoring.vllm import engine_version
+
+    with pytest.raises(ScoringError, match="make vllm-env"):
+        engine_version()

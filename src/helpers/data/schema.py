@@ -7,6 +7,11 @@ own grade: ``grade``/``correct`` go with the MSP, ``grade_max_logit``/``correct_
 the Max Logit, as the authors graded each signal's cells by the file holding it (METHODS §5, §6;
 they differ on six Falcon-7b answers). A table without the Max Logit grade columns (our scored
 rows, where both come from one answer) gets them from ``grade``/``correct``.
+
+Scored rows may also carry the option-likelihood signals (``vocabulary.OPTION_SIGNALS``), each with
+its own grade and correctness (the option it chooses): :data:`OPTION_COLUMNS`, additive, NaN (and
+``<NA>`` correctness) where absent, e.g. for answers scored before the signal existed or by a backend
+that cannot compute it; published rows never have them.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from helpers.data.vocabulary import DATASETS, GRADES, PHRASINGS, SOURCES
+from helpers.data.vocabulary import DATASETS, GRADES, OPTION_SIGNALS, PHRASINGS, SOURCES
 
 #: column -> dtype of the tidy table (categoricals keep 1.9 M rows small).
 COLUMNS: dict[str, object] = {
@@ -31,8 +36,12 @@ COLUMNS: dict[str, object] = {
     "grade_max_logit": pd.CategoricalDtype(list(GRADES)),
     "correct_max_logit": bool,
 }
+#: optional columns of scored rows: each option-likelihood signal, its grade and its correctness
+OPTION_COLUMNS: dict[str, object] = {column: dtype for signal in OPTION_SIGNALS for column, dtype in (
+    (signal, np.float64), (f"grade_{signal}", pd.CategoricalDtype(list(GRADES))), (f"correct_{signal}", "boolean"))}
 #: signal -> the (grade, correct) columns that go with it
-GRADE_COLUMNS = {"msp": ("grade", "correct"), "max_logit": ("grade_max_logit", "correct_max_logit")}
+GRADE_COLUMNS = {"msp": ("grade", "correct"), "max_logit": ("grade_max_logit", "correct_max_logit"),
+                 **{s: (f"grade_{s}", f"correct_{s}") for s in OPTION_SIGNALS}}
 
 
 def grade_columns(frame: pd.DataFrame, signal: str) -> tuple[str, str]:
@@ -64,8 +73,16 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
                 raise ValueError(f"column {col!r} has unknown value(s) {sorted(bad)}; "
                                  f"expected one of {list(dtype.categories)}")
         out[col] = out[col].astype(dtype)
+    if any(c in out for c in OPTION_COLUMNS):
+        for col, dtype in OPTION_COLUMNS.items():
+            out[col] = out[col].astype(dtype) if col in out else pd.Series(None, index=out.index, dtype=dtype)
     extra = [c for c in out.columns if c not in COLUMNS]
     return out[list(COLUMNS) + extra]
+
+
+def has_signal(frame: pd.DataFrame, signal: str) -> bool:
+    """True if ``frame`` holds values of ``signal`` (a tidy or optional signal column, not all NaN)."""
+    return signal in frame and bool(frame[signal].notna().any())
 
 
 def combine(*tables: pd.DataFrame) -> pd.DataFrame:

@@ -53,6 +53,11 @@ SOURCES = ("published", "scored")
 #: confidence signals (METHODS §6) -> display name
 SIGNAL_NAMES = {"msp": "MSP", "max_logit": "Max Logit"}
 SIGNALS = tuple(SIGNAL_NAMES)
+#: the second confidence signal of our scored rows (``scoring.likelihood``): the softmax over the
+#: options of their summed, or per-character, log-likelihoods; absent from the paper's results
+OPTION_SIGNAL_NAMES = {"option_likelihood": "Option likelihood",
+                       "option_likelihood_norm": "Option likelihood per character"}
+OPTION_SIGNALS = tuple(OPTION_SIGNAL_NAMES)
 
 #: points lost per wrong answer in the abstention score (METHODS §8.7) -> name of the rule
 PENALTY_NAMES = {1: "balanced", 2: "conservative"}

@@ -432,6 +432,29 @@ def own_model_facts(name: str, models: pd.DataFrame, cell_table: pd.DataFrame, t
             "on {pct_2:.1f}%."))
 
 
+@dataclass(frozen=True)
+class OptionSignalFacts:
+    option_signal: str
+
+
+def option_signal_facts(means: pd.DataFrame) -> OptionSignalFacts:
+    """The two signals of each scored model with the option likelihood (``option_signal.signal_means``,
+    averages over datasets), in words."""
+    if means.empty:
+        return OptionSignalFacts("No model in this run carries the option-likelihood signal.")
+    wide = means.pivot(index="model", columns="signal").reset_index()
+    wide.columns = ["_".join(c for c in col if c) for col in wide.columns]
+    rows = _with_names(wide, None)
+    return OptionSignalFacts(_sentences(
+        rows, "{name} writes the right letter for {accuracy_msp:.1f}% of the questions (averaged over datasets), "
+        "and the AUROC of its MSP is {auroc_msp:.1f}%; the option of highest likelihood is right for "
+        "{accuracy_option_likelihood:.1f}% ({accuracy_option_likelihood_norm:.1f}% per character), and the "
+        "AUROC of that option's probability is {auroc_option_likelihood:.1f}% "
+        "({auroc_option_likelihood_norm:.1f}% per character). The calibration errors are "
+        "{calibration_error_msp:.1f}% for the MSP and {calibration_error_option_likelihood:.1f}% "
+        "({calibration_error_option_likelihood_norm:.1f}%) for the option likelihood."))
+
+
 # ----------------------------------------------------------------------------- reproduction
 
 @dataclass(frozen=True)
@@ -771,7 +794,7 @@ CHAPTER_FACTS = {
     "correctness": (CorrectnessFacts, CorrectnessTestFacts),
     "correlations": (CorrelationFacts, CorrelationUncertaintyFacts),
     "abstention": (AbstentionFacts, AbstentionRepeatFacts),
-    "own_model": (OwnModelFacts,),
+    "own_model": (OwnModelFacts, OptionSignalFacts),
     "summary": (SummaryFacts,),
 }
 

@@ -14,8 +14,8 @@ import pandas as pd
 from helpers.analysis.abstention import K, covered_datasets, run_rows
 from helpers.analysis.cells import SIGNIFICANCE, cell_table
 from helpers.data.schema import COLUMNS
-from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, PAPER_MODELS, SIGNAL_NAMES, SIGNALS,
-                                     dataset_name, dataset_order, display_name, model_order)
+from helpers.data.vocabulary import (DATASET_REGISTRY, DATASETS, OPTION_SIGNAL_NAMES, PAPER_MODELS, SIGNAL_NAMES,
+                                     SIGNALS, dataset_name, dataset_order, display_name, model_order)
 from helpers.report.words import model_label, penalty_name, power_of_ten
 
 #: how a table shows a value that does not apply or is undefined (e.g. the AUROC of a cell whose
@@ -609,3 +609,11 @@ def still_miscalibrated_display(still: pd.DataFrame, method: str = "platt", sign
                          "above the tolerance": rows["n_miscalibrated"].to_numpy(), "which": names,
                          "worst ECE": [f"{v:.3f}" for v in rows["worst"]]},
                         index=pd.Index([str(k) for k in rows["k"]], name="k"))
+def option_signal_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``analysis.option_signal.signal_comparison`` for the reader: rows (model, dataset, signal) by
+    display names, readable headers, NaN as n/a left to the caller's formatting."""
+    names = {**SIGNAL_NAMES, **OPTION_SIGNAL_NAMES}
+    shown = comparison.assign(model=comparison["model"].map(display_name),
+                              dataset=comparison["dataset"].map(dataset_name), signal=comparison["signal"].map(names))
+    return shown.rename(columns={"n": "answers", "accuracy": "accuracy (%)", "auroc": "AUROC (%)",
+                                 "calibration_error": "calibration error (%)"}).set_index(["model", "dataset", "signal"])

@@ -4,7 +4,8 @@ A backend answers the paper's prompts greedily and reports, per prompt, the resp
 confidence at the token that carries the answer (METHODS §4-§6); the runner (``scoring.runner``)
 batches, grades, caches and shows progress, and knows no engine. In the spirit of
 lm-evaluation-harness's ``LM`` interface, one module per engine: ``scoring.hf`` (Hugging Face
-``transformers``). :func:`get_backend` answers an unknown name with the list of known ones.
+``transformers``), ``scoring.vllm`` (vLLM's offline engine), ``scoring.openai`` (any OpenAI-compatible
+chat endpoint). :func:`get_backend` answers an unknown name with the list of known ones.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class Answer:
     ``response``: the generated text (special tokens skipped); ``answer_token``: index of the token
     carrying the answer, −1 when none was found; ``msp`` and ``max_logit`` at that token (0 when none;
     ``max_logit`` NaN when the engine exposes no logits); ``letter_probs``: the probabilities of the
-    option letters A, B, … there (NaN when none).
+    option letters A, B, … there (NaN when none); ``option_logliks``: each option's summed
+    log-likelihood after the prompt (``scoring.likelihood``), empty when the backend does not compute
+    them; ``system_fingerprint``: the server's, for a remote backend.
     """
 
     response: str
@@ -42,6 +45,8 @@ class Answer:
     msp: float
     max_logit: float
     letter_probs: tuple[float, ...]
+    option_logliks: tuple[float, ...] = ()
+    system_fingerprint: str | None = None
 
 
 class OutOfMemory(RuntimeError):
@@ -52,7 +57,7 @@ class OutOfMemory(RuntimeError):
 class Backend(Protocol):
     """What the runner needs from an engine."""
 
-    #: registry name ('hf', ...)
+    #: registry name ('hf', 'vllm', 'openai')
     name: str
     #: the model being scored (its readable name, id and revision key the cache)
     spec: ModelSpec
@@ -62,7 +67,9 @@ class Backend(Protocol):
     max_new_tokens: int
 
     def key_settings(self) -> dict:
-        """The engine's settings that change answers (they enter the cache key)."""
+        """The engine's settings that change answers (they enter the cache key): every backend but
+        ``hf`` names itself (``backend``), its engine and version (``engine``) and its numeric settings,
+        so an answer is never reused across backends; ``hf`` keeps its original keys."""
 
     def record_extras(self) -> dict:
         """Columns stored with every answer (model id, revision, engine mode, dtype, device, ...)."""
@@ -76,7 +83,8 @@ class Backend(Protocol):
 
 
 #: backend name -> "module:factory" of a callable ``factory(model, **options) -> Backend``
-BACKENDS = {"hf": "helpers.scoring.hf:load_backend"}
+BACKENDS = {"hf": "helpers.scoring.hf:load_backend", "vllm": "helpers.scoring.vllm:load_backend",
+            "openai": "helpers.scoring.openai:load_backend"}
 
 
 def get_backend(backend: str, model: str, **options) -> Backend:

@@ -22,6 +22,11 @@ prompt loses its last character (``prompts.build_prompt``); for Llama 3 the conf
 first generated token (METHODS §6). A model loaded from a local folder or GGUF file is never treated
 as one of these; a tokenizer without a chat template always gets the raw prompt.
 
+Both modes also compute the second signal, the options' log-likelihoods after the prompt
+(``scoring.likelihood``; ``option_likelihood=False`` skips it): fast mode reads them from each
+prefilled group's cache before decoding (:func:`prefilled_logliks`), so the prompt runs once for
+both signals; faithful mode runs the prompt again for them (:func:`option_logliks`).
+
 Scores are the raw next-token logits (greedy decoding with no logits processor, METHODS §4). One
 deliberate difference to the paper: an answer token index beyond the sequence's own generated tokens
 (possible only when re-tokenising yields more tokens than were generated) gives confidence 0 in both
@@ -49,7 +54,7 @@ import torch
 from helpers.data.datasets import Question
 from helpers.data.locations import models_dir as models_dir_default
 from helpers.data.method import MAX_NEW_TOKENS
-from helpers.scoring import grading, prompts
+from helpers.scoring import grading, likelihood, prompts
 from helpers.scoring.backend import Answer, OutOfMemory, Request
 from helpers.scoring.confidence import answer_token_index
 from helpers.scoring.specs import ModelSpec, PaperQuirks, ScoringError, file_sha256, paper_quirks, resolve_model
@@ -511,8 +516,12 @@ def _join(parts: Sequence[_Prefilled], prefix_len: int) -> _Prefilled | None:
 @torch.inference_mode()
 def generate_fast(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Sequence[int],
                   n_options: Sequence[int], prefix_len: int = 0, prefix_kv=None, *,
-                  prefill_batch: int = 8, max_new_tokens: int = MAX_NEW_TOKENS):
+                  prefill_batch: int = 8, max_new_tokens: int = MAX_NEW_TOKENS,
+                  continuations: Sequence[Sequence[Sequence[int]]] | None = None):
     """Greedy decoding with per-sequence stopping; same output layout as :func:`generate_faithful`.
+    With ``continuations`` (per row, the options' token ids after its prompt), returns (rows, the
+    options' summed log-likelihoods per row), read from each prefilled group's cache before decoding
+    (:func:`prefilled_logliks`), so the prompt is computed once for both signals.
 
     The prompts (best sorted by length) go through the model in groups of ``prefill_batch``; the
     groups' caches are joined and all rows decoded together (a model whose cache cannot be joined
@@ -527,11 +536,23 @@ def generate_fast(lm: LoadedModel, ids: Sequence[Sequence[int]], letter_ids: Seq
         raise ValueError("every prompt needs at least one token after the shared prefix")
     groups = [list(range(i, min(i + prefill_batch, len(ids)))) for i in range(0, len(ids), prefill_batch)]
     parts = [_prefill(lm, [ids[i] for i in g], prefix_len, prefix_kv) for g in groups]
+    logliks = None
+    if continuations is not None:
+        logliks = [None] * len(ids)
+        for g, part in zip(groups, parts):
+            if _plain_layers(part.cache) is None:
+                values = [[_full_loglik(lm, ids[i], c) for c in continuations[i]] for i in g]
+            else:
+                values = prefilled_logliks(lm, part, [continuations[i] for i in g])
+            for i, v in zip(g, values):
+                logliks[i] = v
     state = parts[0] if len(parts) == 1 else _join(parts, prefix_len)
     if state is None:
-        return [row for g, part in zip(groups, parts) for row in
+        rows = [row for g, part in zip(groups, parts) for row in
                 _decode(lm, part, letter_ids, [n_options[i] for i in g], max_new_tokens)]
-    return _decode(lm, state, letter_ids, n_options, max_new_tokens)
+    else:
+        rows = _decode(lm, state, letter_ids, n_options, max_new_tokens)
+    return rows if continuations is None else (rows, logliks)
 
 
 def _decode(lm: LoadedModel, state: _Prefilled, letter_ids: Sequence[int], n_options: Sequence[int],
@@ -574,6 +595,79 @@ def _decode(lm: LoadedModel, state: _Prefilled, letter_ids: Sequence[int], n_opt
     return [(generated[b], table[b].__getitem__, _valid_steps(generated[b], eos)) for b in range(n)]
 
 
+@torch.inference_mode()
+def option_logliks(lm: LoadedModel, context: str, options: Sequence[str], prefix: Sequence[int] = (),
+                   prefix_kv=None) -> list[float]:
+    """Summed log-likelihood of each option after ``context`` (``likelihood.option_tokens``): float32
+    log-softmax over the full vocabulary at each of the option's tokens, summed in float64.
+
+    The context runs once (after the cached shared prefix ``prefix``, whose per-layer cache is
+    ``prefix_kv``, when the context starts with it) and the options run together on its cache
+    (:func:`prefilled_logliks`); a model whose cache is not a plain dynamic one, or an option whose
+    tokens merge with the context's, runs in full.
+    """
+    own, pairs = likelihood.option_tokens(lm.tokenizer, context, options)
+    shared = len(prefix) if prefix_kv is not None and len(prefix) < len(own) and own[:len(prefix)] == list(prefix) else 0
+    state = _prefill(lm, [own], shared, prefix_kv if shared else None)
+    joins = [c == own for c, _ in pairs]
+    fast = prefilled_logliks(lm, state, [[cont for (c, cont), j in zip(pairs, joins) if j]])[0] \
+        if _plain_layers(state.cache) is not None and any(joins) else []
+    it = iter(fast)
+    return [next(it) if j and fast else _full_loglik(lm, c, cont) for (c, cont), j in zip(pairs, joins)]
+
+
+@torch.inference_mode()
+def prefilled_logliks(lm: LoadedModel, state: _Prefilled, continuations: Sequence[Sequence[Sequence[int]]],
+                      chunk: int = 16) -> list[list[float]]:
+    """Per prefilled row of ``state``, the summed log-likelihood of each of its ``continuations``
+    (token ids following the row's prompt): the row's cache copied to one row per continuation,
+    ``chunk`` continuations per forward pass, right-padded (padding after the real tokens never
+    reaches them); the first token's log-probability comes from the row's last prompt logits."""
+    from transformers.cache_utils import DynamicCache
+
+    layers = _plain_layers(state.cache)
+    if layers is None:
+        raise ValueError("prefilled_logliks needs a plain dynamic cache")
+    first = torch.log_softmax(state.logits.float(), dim=-1)
+    flat = [(b, list(c)) for b, row in enumerate(continuations) for c in row]
+    out: list[list[float]] = [[] for _ in continuations]
+    for start in range(0, len(flat), chunk):
+        part = flat[start:start + chunk]
+        index = torch.tensor([b for b, _ in part], device=lm.device)
+        n, width = len(part), max(len(c) for _, c in part)
+        ids = torch.full((n, width), lm.tokenizer.pad_token_id, dtype=torch.long, device=lm.device)
+        own = torch.zeros((n, width), dtype=torch.long, device=lm.device)
+        for i, (_, c) in enumerate(part):
+            ids[i, :len(c)] = torch.tensor(c, device=lm.device)
+            own[i, :len(c)] = 1
+        cache = DynamicCache([(k.index_select(0, index), v.index_select(0, index)) for k, v in layers])
+        mask = torch.cat([state.mask.index_select(0, index), own], dim=1)
+        positions = state.next_position.index_select(0, index)[:, None] + torch.arange(width, device=lm.device)[None, :]
+        logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                          use_cache=True).logits
+        lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:, None])[:, :, 0]
+        lp = torch.cat([first.index_select(0, index).gather(1, ids[:, :1]), lp], dim=1)
+        sums = (lp.double() * own).sum(dim=1).tolist()
+        for (b, _), v in zip(part, sums):
+            out[b].append(float(v))
+    return out
+
+
+@torch.inference_mode()
+def _full_loglik(lm: LoadedModel, ctx: Sequence[int], cont: Sequence[int]) -> float:
+    ids = torch.tensor([list(ctx) + list(cont)], device=lm.device)
+    logits = lm.model(input_ids=ids).logits[0, len(ctx) - 1:-1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[0, len(ctx):, None])[:, 0]
+    return float(logp.double().sum())
+
+
+def _merged_logliks(lm: LoadedModel, pairs, own: Sequence[int], fast: Sequence[float]) -> list[float]:
+    """The options' log-likelihoods in order: those computed on the prompt's cache (``fast``, for
+    the options whose context ids are the prompt's), the others in full."""
+    it = iter(fast)
+    return [next(it) if c == own else _full_loglik(lm, c, cont) for c, cont in pairs]
+
+
 def common_prefix(rows: Sequence[Sequence[int]]) -> int:
     """Length of the longest token prefix shared by all rows, leaving every row one token of its own."""
     if not rows:
@@ -602,13 +696,14 @@ class HFBackend:
 
     def __init__(self, lm: LoadedModel, *, mode: str = "fast", batch_size: int = 8,
                  decode_batch: int = DECODE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS,
-                 reuse_prefix: bool = True):
+                 reuse_prefix: bool = True, option_likelihood: bool = True):
         if mode not in MODES:
             raise ScoringError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
         if batch_size < 1 or decode_batch < 1:
             raise ScoringError(f"batch_size and decode_batch must be >= 1, got {batch_size}, {decode_batch}")
         self.lm, self.mode, self.prefill_batch = lm, mode, batch_size
         self.max_new_tokens, self.reuse_prefix = max_new_tokens, reuse_prefix
+        self.option_likelihood = option_likelihood
         self.batch_size = max(decode_batch, batch_size) if mode == "fast" else batch_size
         self._ids: dict[Request, list[int]] = {}
         self._prefix: tuple[int, object] = (0, None)
@@ -647,13 +742,22 @@ class HFBackend:
         lm, ids = self.lm, [self._ids[r] for r in requests]
         letter_ids = check_letters(lm.tokenizer, max(len(r.question.options) for r in requests))
         try:
+            logliks: list = [()] * len(requests)
             if self.mode == "fast":
                 prefix_len, kv = self._prefix
+                pairs = [self._option_tokens(r) for r in requests] if self.option_likelihood else None
+                # options whose tokens merge with their prompt's run in full, after the others
+                joined = None if pairs is None else [[c for p, c in pp if p == own] for own, pp in pairs]
                 rows = generate_fast(lm, ids, letter_ids, [len(r.question.options) for r in requests],
                                      prefix_len, kv, prefill_batch=min(self.prefill_batch, len(ids)),
-                                     max_new_tokens=self.max_new_tokens)
+                                     max_new_tokens=self.max_new_tokens, continuations=joined)
+                if pairs is not None:
+                    rows, fast = rows
+                    logliks = [tuple(_merged_logliks(lm, pp, own, f)) for (own, pp), f in zip(pairs, fast)]
             else:
                 rows = generate_faithful(lm, ids, letter_ids, self.max_new_tokens)
+                if self.option_likelihood:
+                    logliks = [tuple(self._option_logliks(r)) for r in requests]
         except (torch.OutOfMemoryError, RuntimeError) as exc:
             if not _is_oom(exc):
                 raise
@@ -662,22 +766,39 @@ class HFBackend:
             raise OutOfMemory(str(exc)) from exc
         first_token = lm.quirks.first_token_confidence
         out = []
-        for r, (generated, confidences, n_valid) in zip(requests, rows):
+        for r, (generated, confidences, n_valid), ll in zip(requests, rows, logliks):
             response = lm.tokenizer.decode(generated, skip_special_tokens=True)
             n = len(r.question.options)
             idx = answer_token_index(lm.tokenizer, response, grading.answer_char_index(response, r.question.options),
                                      first_token=first_token)
             if 0 <= idx < n_valid:
                 row = np.asarray(confidences(idx), np.float32)
-                answer = Answer(response, idx, float(row[0]), float(row[1]), tuple(float(x) for x in row[2:2 + n]))
+                answer = Answer(response, idx, float(row[0]), float(row[1]), tuple(float(x) for x in row[2:2 + n]), ll)
             else:
-                answer = Answer(response, idx, 0.0, 0.0, (float("nan"),) * n)
+                answer = Answer(response, idx, 0.0, 0.0, (float("nan"),) * n, ll)
             out.append(answer)
         return out
 
+    def _context(self, r: Request) -> str:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing chat template is reported once, by the caller
+            return prompt_text(self.lm, r.question, r.phrasing, r.example)
+
+    def _option_tokens(self, r: Request):
+        own, pairs = likelihood.option_tokens(self.lm.tokenizer, self._context(r), r.question.options)
+        if own != self._ids[r]:
+            raise ScoringError(f"{r.question.question_id}: the prompt's tokens differ between the two signals")
+        return own, pairs
+
+    def _option_logliks(self, r: Request) -> list[float]:
+        context = self._context(r)
+        prefix_len, kv = self._prefix
+        return option_logliks(self.lm, context, r.question.options, self._ids[r][:prefix_len], kv)
+
 
 def load_backend(model: str | Path, *, mode: str = "fast", batch_size: int = 8,
-                 decode_batch: int = DECODE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS, **load) -> HFBackend:
+                 decode_batch: int = DECODE_BATCH, max_new_tokens: int = MAX_NEW_TOKENS,
+                 option_likelihood: bool = True, **load) -> HFBackend:
     """:class:`HFBackend` of ``load_model(model, **load)``."""
     return HFBackend(load_model(model, **load), mode=mode, batch_size=batch_size, decode_batch=decode_batch,
-                     max_new_tokens=max_new_tokens)
+                     max_new_tokens=max_new_tokens, option_likelihood=option_likelihood)

@@ -7,6 +7,8 @@ answers to the cache (``data.scores``) in chunks, so a run resumes where it stop
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from helpers.data import scores as cache
 from helpers.data.datasets import Question, example_for, load_questions, n_questions
 from helpers.data.method import BLOCK, LETTERS, MAX_NEW_TOKENS, method_settings
 from helpers.data.vocabulary import DATASETS, PAPER_MODELS, PHRASINGS
-from helpers.scoring import grading
+from helpers.scoring import grading, likelihood
 from helpers.scoring.backend import Answer, Backend, OutOfMemory, Request, get_backend
 from helpers.scoring.specs import ModelSpec, ScoringError, readable_name, resolve_model, smollm2_gguf, SMOLLM2_FILE
 
@@ -38,16 +40,30 @@ class Settings:
 
 
 def record(question: Question, answer: Answer) -> dict:
-    """One cache row: the backend's answer to ``question``, parsed and graded (METHODS §5, §6)."""
+    """One cache row: the backend's answer to ``question``, parsed and graded (METHODS §5, §6); with
+    the option-likelihood signal (``scoring.likelihood.VARIANTS``: confidence, grade and correctness
+    of the option chosen) when the backend computed the options' log-likelihoods, and the server's
+    ``system_fingerprint`` when it reported one."""
     n = len(question.options)
     parsed = grading.parse_answer(answer.response, n, question.options)
     g = grading.grade(parsed, question.gold)
     letters = np.asarray(answer.letter_probs, np.float32)
-    return {"qid": question.position, "question_id": question.question_id, "grade": g,
-            "correct": g == "correct", "msp": np.float32(answer.msp), "max_logit": np.float32(answer.max_logit),
-            "response": answer.response, "parsed": None if parsed is None else LETTERS[parsed],
-            "gold_letter": LETTERS[question.gold], "n_options": n, "answer_token": answer.answer_token,
-            "letter_mass": np.float32(letters.sum()), "letter_probs": [float(x) for x in letters]}
+    out = {"qid": question.position, "question_id": question.question_id, "grade": g,
+           "correct": g == "correct", "msp": np.float32(answer.msp), "max_logit": np.float32(answer.max_logit),
+           "response": answer.response, "parsed": None if parsed is None else LETTERS[parsed],
+           "gold_letter": LETTERS[question.gold], "n_options": n, "answer_token": answer.answer_token,
+           "letter_mass": np.float32(letters.sum()), "letter_probs": [float(x) for x in letters]}
+    if answer.option_logliks:
+        out["option_logliks"] = [float(x) for x in answer.option_logliks]
+        for variant in likelihood.VARIANTS:
+            chosen, confidence = likelihood.option_signal(answer.option_logliks, question.options,
+                                                          normalised=variant.endswith("_norm"))
+            right = chosen == question.gold
+            out.update({variant: np.float32(confidence), f"grade_{variant}": "correct" if right else "wrong",
+                        f"correct_{variant}": right})
+    if answer.system_fingerprint is not None:
+        out["system_fingerprint"] = answer.system_fingerprint
+    return out
 
 
 def score_questions(backend: Backend, questions: Sequence[Question], phrasing: str, *,
@@ -147,17 +163,51 @@ def check_name(spec: ModelSpec, scores_dir: str | Path | None = None) -> None:
                            f"or remove the old folders from {cache.scores_dir_of(scores_dir)}")
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N), 1 <= I <= N.
+
+    >>> parse_shard("2/4")
+    (2, 4)
+    """
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ScoringError(f"shard {text!r}: expected I/N, e.g. 1/4") from None
+    if not 1 <= i <= n:
+        raise ScoringError(f"shard {text!r}: I must be between 1 and N")
+    return i, n
+
+
+def in_shard(question_id: str, shard: tuple[int, int]) -> bool:
+    """True if the question with the stable id ``question_id`` belongs to shard ``(I, N)``: the first
+    8 bytes of SHA-256 of the id, modulo N, equal I - 1. Every question is in exactly one shard,
+    whatever else is cached or which process asks.
+
+    >>> [sum(in_shard(f"arc/{k}", (i, 3)) for k in range(300)) for i in (1, 2, 3)]
+    [99, 95, 106]
+    """
+    i, n = shard
+    return int.from_bytes(hashlib.sha256(question_id.encode()).digest()[:8], "big") % n == i - 1
+
+
 def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str, *,
                  examples: dict[str, Question] | None = None, settings: Settings | None = None,
                  scores_dir: str | Path | None = None, chunk_size: int = 32,
-                 progress: Callable[[int], None] | None = None) -> cache.ScoreKey:
+                 progress: Callable[[int], None] | None = None,
+                 shard: tuple[int, int] | None = None) -> cache.ScoreKey:
     """Score the questions the cache lacks and append them in chunks of ``chunk_size`` answers.
+
+    ``shard=(I, N)`` scores only the missing questions of shard I of N (:func:`in_shard`), so N
+    processes (GPUs, a SLURM array, machines writing to one shared folder) fill the cache without
+    overlap; a sharded run holds the key's lock only while it reads what is done and while it writes
+    a chunk, so the shards run at once, and a final run without ``shard`` finds nothing missing.
 
     All ``questions`` must come from one dataset; with ``examples`` (:func:`one_shot_examples`) they
     are scored one-shot and cached under ``shots=1``. ``settings`` (default: the backend's generation
     length and the paper's block) set the generation length for the run, and the key records what
-    the answers were made with. The key's lock is held throughout, so a second process on the same
-    key waits, then finds the answers done. Returns the key.
+    the answers were made with. Without ``shard`` the key's lock is held throughout, so a second
+    process on the same key waits, then finds the answers done. Whatever stops the run (Ctrl-C, a
+    server gone, any error), the finished answers are written first. Returns the key.
     """
     if settings is None:
         settings = Settings(max_new_tokens=backend.max_new_tokens)
@@ -171,9 +221,10 @@ def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str,
     key = score_key(backend.spec, questions[0].dataset, phrasing, backend.key_settings(),
                     shots=0 if examples is None else 1, settings=settings)
     store = cache.ScoreStore(key, scores_dir)
-    with store.locked():
-        done = store.done_positions()
-        todo = [q for q in questions if q.position not in done]
+    with (store.locked() if shard is None else contextlib.nullcontext()):
+        with (contextlib.nullcontext() if shard is None else store.locked()):
+            done = store.done_positions()
+        todo = [q for q in questions if q.position not in done and (shard is None or in_shard(q.question_id, shard))]
         if progress is not None and len(todo) < len(questions):
             progress(len(questions) - len(todo))
         pending: list[dict] = []
@@ -184,7 +235,8 @@ def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str,
             nonlocal written
             while len(pending) >= chunk_size or (force and pending):
                 chunk = pending[:chunk_size]
-                store.write_chunk([{**r, **extra} for r in chunk])
+                with (contextlib.nullcontext() if shard is None else store.locked()):
+                    store.write_chunk([{**r, **extra} for r in chunk])
                 written += len(chunk)
                 del pending[:chunk_size]
 
@@ -199,6 +251,9 @@ def score_cached(backend: Backend, questions: Sequence[Question], phrasing: str,
         except KeyboardInterrupt:
             flush(force=True)  # the finished batches are kept; the batch under way is lost
             raise Interrupted(written, store.path) from None
+        except Exception:
+            flush(force=True)
+            raise
         flush(force=True)
     return key
 
@@ -224,7 +279,7 @@ def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | Non
                   shots: int = 0, mode: str = "fast", device: str = "auto", dtype: str | None = None,
                   batch_size: int = 8, scores_dir: str | Path | None = None,
                   datasets_dir: str | Path | None = None, name: str | None = None,
-                  backend: str = "hf") -> str:
+                  backend: str = "hf", **backend_options) -> str:
     """Make sure the cache holds ``model``'s answers to questions ``start .. start+limit`` (clipped to
     the questions of each dataset, ``datasets.n_questions``) of every dataset and phrasing; score only
     what is missing, without loading the model when nothing is. ``model`` None = the
@@ -244,7 +299,13 @@ def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | Non
             return key_name
         raise
     check_name(spec, scores_dir)
-    engine = {"dtype": dtype or "auto", "load_in_4bit": False}  # the hf backend's key settings
+    scorer = None
+    if backend == "hf":
+        engine = {"dtype": dtype or "auto", "load_in_4bit": False}  # the hf backend's key settings, unloaded
+    else:  # other engines tell their key settings once loaded
+        scorer = get_backend(backend, spec.path or spec.model_id, batch_size=batch_size, dtype=dtype, name=name,
+                             revision=spec.revision if spec.kind == "hub" else None, **backend_options)
+        engine = scorer.key_settings()
     todo = []
     for d in datasets:
         for ph in phrasings:
@@ -254,8 +315,10 @@ def ensure_scored(model: str | Path | None = None, datasets: Sequence[str] | Non
                 todo.append((d, ph))
     if not todo:
         return spec.name
-    scorer = get_backend(backend, spec.path or spec.model_id, mode=mode, batch_size=batch_size, device=device,
-                         dtype=dtype, name=name, revision=spec.revision if spec.kind == "hub" else None)
+    if scorer is None:
+        scorer = get_backend(backend, spec.path or spec.model_id, mode=mode, batch_size=batch_size, device=device,
+                             dtype=dtype, name=name, revision=spec.revision if spec.kind == "hub" else None,
+                             **backend_options)
     for d, ph in todo:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the local HellaSwag substitution is documented in the book
