@@ -135,7 +135,9 @@ facts.glue_facts(selective_facts)
 # nothing about other models.
 #
 # Against the paper's own numbers (the mean AUROC over its cells and the balanced score with its
-# learnt threshold at *k* = {glue:text}`k`), all correlations across the paper's models:
+# learnt threshold at *k* = {glue:text}`k`), all correlations across the paper's models, each Pearson r
+# with its 95% Fisher z interval (over models; the leave-out ranges of
+# [the correlations chapter](correlations.ipynb) show how much one family moves such an r):
 
 # %%
 tables.correlation_display(comparison_correlations)

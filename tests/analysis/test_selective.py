@@ -306,6 +306,12 @@ def test_real_correlations_with_the_paper(published):
     assert corr.loc[("paper_accuracy", "aurc"), "pearson_r"] == pytest.approx(-0.966, abs=5e-4)
     assert corr.loc[("paper_auroc", "e_aurc"), "pearson_r"] == pytest.approx(-0.953, abs=5e-4)
     assert corr.loc[("score_conservative", "e_aurc"), "pearson_r"] == pytest.approx(-0.920, abs=5e-4)
+    # Fisher z by hand: tanh(atanh(r) ∓ 1.959964 / sqrt(14 − 3))
+    r = corr.loc[("paper_auroc", "e_aurc"), "pearson_r"]
+    half = 1.959963984540054 / np.sqrt(11)
+    assert (corr.loc[("paper_auroc", "e_aurc"), "fisher_lo"], corr.loc[("paper_auroc", "e_aurc"), "fisher_hi"]) == \
+        pytest.approx((np.tanh(np.arctanh(r) - half), np.tanh(np.arctanh(r) + half)), rel=1e-12)
+    assert (corr["fisher_lo"] < corr["pearson_r"]).all() and (corr["pearson_r"] < corr["fisher_hi"]).all()
     # the paper's k = 20 balanced score of GPT-4 (abstention.csv) is carried over unchanged
     paper = abstention.abstention_scores(published, "msp", 20, 1).set_index("model")
     assert table.set_index("model").loc["gpt-4-turbo", "score_balanced"] == paper.loc["gpt-4-turbo", "score"]

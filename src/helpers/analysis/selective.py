@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from helpers.analysis import abstention, cells, correlations, metrics
+from helpers.analysis import abstention, cells, correlations, metrics, testing
 from helpers.data import vocabulary
 from helpers.data.method import SEED
 
@@ -468,8 +468,11 @@ PAPER_PAIRS = tuple((x, y) for y in ("aurc", "e_aurc", "augrc", "prr_selective")
 
 def cross_model_correlations(table: pd.DataFrame, pairs: Sequence[tuple[str, str]] = PAPER_PAIRS) -> pd.DataFrame:
     """Correlation across the paper's models (scored models left out) of each (x, y) pair of columns:
-    x, y, n, pearson_r, pearson_p, spearman_rho, spearman_p (``metrics.correlation``)."""
-    return correlations.correlation_table(table, pairs)
+    x, y, n, pearson_r, pearson_p, spearman_rho, spearman_p (``metrics.correlation``), and the 95%
+    Fisher z interval of pearson_r, fisher_lo and fisher_hi (``testing.fisher_z_interval``)."""
+    table = correlations.correlation_table(table, pairs)
+    bounds = [testing.fisher_z_interval(r, n) for r, n in zip(table["pearson_r"], table["n"])]
+    return table.assign(fisher_lo=[lo for lo, _ in bounds], fisher_hi=[hi for _, hi in bounds])
 
 
 # --- conformal selective answering ----------------------------------------------------------------

@@ -245,8 +245,9 @@ def correlation_display(correlations: pd.DataFrame):
     """The correlation table (``correlations.correlation_table``) as shown: readable axis names, r and
     ρ with 3 decimals, p-values with 2 significant digits, no index."""
     shown = correlations.assign(x=correlations["x"].map(AXIS_LABELS), y=correlations["y"].map(AXIS_LABELS))
-    return formatted(shown.reset_index(drop=True), decimals={"pearson_r": 3, "spearman_rho": 3},
-                     headers={"n": "models"})
+    return formatted(shown.reset_index(drop=True),
+                     decimals={"pearson_r": 3, "spearman_rho": 3, "fisher_lo": 3, "fisher_hi": 3},
+                     headers={"n": "models", "fisher_lo": "r, 95% low (Fisher z)", "fisher_hi": "r, 95% high (Fisher z)"})
 
 
 def run_summary(scored: pd.DataFrame, name: str, positions: dict[str, set[int]] | None = None,
