@@ -238,13 +238,19 @@ def calibration_display(calibration: pd.DataFrame):
 #: readable names of the per-model columns the correlation chapter plots
 AXIS_LABELS = {"accuracy": "accuracy (%)", "auroc_msp": "MSP AUROC (%)", "auroc_max_logit": "Max Logit AUROC (%)",
                "calibration_error_uniform_cells": "calibration error (equal-width bins, per cell)",
-               "params_b": "parameters (billions)"}
+               "params_b": "parameters (billions)",
+               # the selective-answering chapter's summaries and the paper's numbers they are set against
+               "paper_accuracy": "accuracy (paper, %)", "paper_auroc": "MSP AUROC (paper, %)",
+               "score_balanced": "balanced score (paper's threshold)",
+               "score_conservative": "conservative score (paper's threshold)", "aurc": "AURC",
+               "e_aurc": "E-AURC", "augrc": "AUGRC", "prr_selective": "selective PRR"}
 
 
 def correlation_display(correlations: pd.DataFrame):
     """The correlation table (``correlations.correlation_table``) as shown: readable axis names, r and
     ρ with 3 decimals, p-values with 2 significant digits, no index."""
-    shown = correlations.assign(x=correlations["x"].map(AXIS_LABELS), y=correlations["y"].map(AXIS_LABELS))
+    shown = correlations.assign(x=[AXIS_LABELS.get(v, v) for v in correlations["x"]],
+                                y=[AXIS_LABELS.get(v, v) for v in correlations["y"]])
     return formatted(shown.reset_index(drop=True),
                      decimals={"pearson_r": 3, "spearman_rho": 3, "fisher_lo": 3, "fisher_hi": 3},
                      headers={"n": "models", "fisher_lo": "r, 95% low (Fisher z)", "fisher_hi": "r, 95% high (Fisher z)"})
