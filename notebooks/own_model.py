@@ -35,13 +35,16 @@ limit = 200  # questions per dataset, in the paper's order
 mode = "fast"  # "fast", or "faithful": the paper's loop, same grades and MSPs, slower (text past the answer differs)
 device = "auto"  # "auto", "cpu" or "cuda"
 batch_size = 8
+resamples = 1000  # question-bootstrap resamples behind the chance-level check (cached on disk)
 
 # %% tags=["hide-input"]
-from helpers.analysis import abstention, coverage, option_signal
+from helpers.analysis import abstention, bootstrap, coverage, option_signal
 from helpers.analysis import cells as analysis
 from helpers.analysis.scored import coverage as coverage_table
-from helpers.analysis.scored import models_and_scored, scored_positions
+from helpers.analysis.scored import chance_level_models, models_and_scored, scored_positions
+from helpers.data.analysis_cache import frame_store
 from helpers.data.answers import load_answers, select
+from helpers.data.locations import analysis_cache_dir
 from helpers.data.parameters import check_parameters
 from helpers.data.scores import load_scored
 from helpers.report import facts, figures, tables, words
@@ -49,7 +52,7 @@ from helpers.scoring.runner import ensure_scored
 
 check_parameters(models=models, datasets=datasets, published_dir=published_dir,
                  scores_dir=scores_dir, model=model, phrasings=phrasings, limit=limit, mode=mode,
-                 device=device, batch_size=batch_size)
+                 device=device, batch_size=batch_size, resamples=resamples)
 
 name = ensure_scored(model, datasets, phrasings, limit, mode=mode, device=device,
                      batch_size=batch_size, scores_dir=scores_dir)
@@ -60,8 +63,12 @@ cells = analysis.cell_table(answers)
 per_model = analysis.model_summary(answers, cells)
 k = abstention.KS[0]
 table = abstention.abstention_table(answers, ks=[k])
+# a scored model whose MSP AUROC interval includes 50% is at chance, whatever its point estimate
+boot = bootstrap.cached_question_bootstrap(answers, resamples, store=frame_store(analysis_cache_dir()))
+chance_level = chance_level_models(bootstrap.model_intervals(boot))
 facts.glue_facts(facts.own_model_facts(name, per_model, cells, table, coverage_table(answers),
-                                       coverage.question_splits(scored_rows, within=answers), k))
+                                       coverage.question_splits(scored_rows, within=answers), k,
+                                       chance_level=chance_level))
 
 # %% [markdown]
 # ## How it did
