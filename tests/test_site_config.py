@@ -235,3 +235,16 @@ def test_dataset_list_matches_the_local_copy(local_datasets_dir):
              for p in datasets_dir.rglob("*") if p.is_file() and p.name != "README.md"}
     assert listed == local
     assert fetch_datasets.fetch(datasets_dir) == 0  # everything is there already: nothing to download
+
+
+def test_the_book_leaves_out_every_environment_the_makefile_builds():
+    """Sphinx would otherwise read the Markdown files inside the environments' site-packages
+    (``make vllm-test`` builds .venv-vllm before ``make book`` in CI)."""
+    import fnmatch
+    import re
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    environments = re.findall(r"^\w*VENV\s*:=\s*(\S+)$", (REPO / "Makefile").read_text(), flags=re.M)
+    assert environments == [".venv", ".venv-vllm"]
+    for folder in environments:
+        assert any(fnmatch.fnmatch(folder, pattern) for pattern in config["exclude_patterns"]), folder
