@@ -197,13 +197,17 @@ EXERCISES = """() => ({
 
 
 def test_exercises_are_numbered_and_each_solution_holds_its_code_and_output(visit, page_path):
-    """sphinx-exercise blocks: 'Exercise N' titles, and for each a dropdown titled 'Solution …' with
+    """sphinx-exercise blocks: 'Exercise C.N' titles (chapter C), and for each a dropdown titled 'Solution …' with
     the solution's code and its output inside it; no solution cell outside such a dropdown."""
     if not page_path.startswith("book/executed/"):
         return
     found = visit.page.evaluate(EXERCISES)
     assert found["exercises"], f"{page_path}: no numbered exercise"
-    assert all(re.match(r"Exercise \d+", t) for t in found["exercises"]), found["exercises"]
+    # numbered per chapter, as the chapters are (Exercise 3.1, 3.2, ... in chapter 3)
+    numbers = [re.match(r"Exercise (\d+)\.(\d+)", t) for t in found["exercises"]]
+    assert all(numbers), found["exercises"]
+    assert len({m.group(1) for m in numbers}) == 1, found["exercises"]
+    assert [int(m.group(2)) for m in numbers] == list(range(1, len(numbers) + 1)), found["exercises"]
     assert len(found["solutions"]) == len(found["exercises"]), found
     for solution in found["solutions"]:
         assert solution["title"].startswith("Solution") and solution["dropdown"], solution
