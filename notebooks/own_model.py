@@ -149,7 +149,14 @@ tables.formatted(tables.paper_layout(table, k, decimals=1).rename(index=tables.r
 with_options = scored_rows[scored_rows["model"].isin(answers["model"].unique())
                            & scored_rows["dataset"].isin(answers["dataset"].unique())]
 comparison = option_signal.signal_comparison(with_options)
-facts.glue_facts(facts.option_signal_facts(option_signal.signal_means(comparison)))
+means = option_signal.signal_means(comparison)
+facts.glue_facts(facts.option_signal_facts(means))
+tables.formatted(tables.option_signal_display(means), decimals=1)
+
+# %% [markdown]
+# The same per dataset:
+
+# %% tags=["hide-input", "hide-output"]
 tables.formatted(tables.option_signal_display(comparison), decimals=1)
 
 # %% [markdown]

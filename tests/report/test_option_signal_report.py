@@ -22,6 +22,9 @@ def test_the_table_uses_display_names():
     assert shown.index[0] == ("SmolLM2-135M-Instruct", "ARC-Challenge", "MSP")
     assert shown.index[2][2] == "Option likelihood per character" and shown.index[3][1] == "MMLU"
     assert list(shown.columns) == ["answers", "accuracy (%)", "AUROC (%)", "calibration error (%)"]
+    means = tables.option_signal_display(option_signal.signal_means(_comparison()))
+    assert means.index.names == ["model", "signal"] and means.index[0] == ("SmolLM2-135M-Instruct", "MSP")
+    assert list(means.columns) == ["accuracy (%)", "AUROC (%)", "calibration error (%)"]
 
 
 def test_the_sentence_holds_the_means_over_datasets():

@@ -617,10 +617,13 @@ def still_miscalibrated_display(still: pd.DataFrame, method: str = "platt", sign
                          "worst ECE": [f"{v:.3f}" for v in rows["worst"]]},
                         index=pd.Index([str(k) for k in rows["k"]], name="k"))
 def option_signal_display(comparison: pd.DataFrame) -> pd.DataFrame:
-    """``analysis.option_signal.signal_comparison`` for the reader: rows (model, dataset, signal) by
-    display names, readable headers, NaN as n/a left to the caller's formatting."""
+    """``analysis.option_signal.signal_comparison`` (or its ``signal_means``, without datasets) for
+    the reader: rows (model, dataset, signal) by display names, readable headers, NaN as n/a left to
+    the caller's formatting."""
     names = {**SIGNAL_NAMES, **OPTION_SIGNAL_NAMES}
-    shown = comparison.assign(model=comparison["model"].map(display_name),
-                              dataset=comparison["dataset"].map(dataset_name), signal=comparison["signal"].map(names))
+    shown = comparison.assign(model=comparison["model"].map(display_name), signal=comparison["signal"].map(names))
+    if "dataset" in shown:
+        shown = shown.assign(dataset=shown["dataset"].map(dataset_name))
+    levels = [c for c in ("model", "dataset", "signal") if c in shown]
     return shown.rename(columns={"n": "answers", "accuracy": "accuracy (%)", "auroc": "AUROC (%)",
-                                 "calibration_error": "calibration error (%)"}).set_index(["model", "dataset", "signal"])
+                                 "calibration_error": "calibration error (%)"}).set_index(levels)
