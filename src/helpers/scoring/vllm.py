@@ -334,7 +334,7 @@ class VllmBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        params = [SamplingParams(temperature=0, max_tokens=self.max_new_tokens, logprobs=0,
+        params = [SamplingParams(temperature=0, max_tokens=self.max_new_tokens,  # the greedy token's included
                                  logprob_token_ids=letters[:len(r.question.options)]) for r in requests]
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=self._ids[r]) for r in requests],
                                     params, use_tqdm=False)
