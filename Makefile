@@ -72,9 +72,9 @@ $(VLLM_STAMP): pyproject.toml
 
 vllm-env: $(VLLM_STAMP)
 
-# Against a real vLLM engine and a real server on 127.0.0.1 (about 10 minutes on 2 cores: one engine,
-# one server started twice); .ci/run calls it after `make test`. The openai command-line check runs
-# in the book's environment, so both are needed.
+# Against a real vLLM engine and a real server on 127.0.0.1 (about 14 minutes on 2 cores: one engine,
+# the two engines of the two-pass mode, one server started twice); .ci/run calls it after `make test`.
+# The openai command-line check runs in the book's environment, so both are needed.
 vllm-test: data $(VLLM_STAMP)
 	$(VLLM_BIN)/python -m pytest -m vllm tests/vllm
 

@@ -67,6 +67,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     vllm.add_argument("--data-parallel-size", type=int, default=None)
     vllm.add_argument("--max-model-len", type=int, default=1024)
     vllm.add_argument("--gpu-memory-utilization", type=float, default=None)
+    vllm.add_argument("--vllm-signals", choices=("auto", "one-pass", "two-pass"), default="auto",
+                      help="MSP and Max Logit from one engine with a logits processor (one-pass, in-process "
+                           "engines only) or from a log-probabilities and a raw-logits engine (two-pass); "
+                           "auto: two-pass when tensor or pipeline parallelism runs worker processes")
     remote = p.add_argument_group("openai backend")
     remote.add_argument("--base-url", help="the endpoint, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1")
     remote.add_argument("--api-key-env", help="name of the environment variable holding the API key")
@@ -103,6 +107,7 @@ def backend_options(args: argparse.Namespace) -> dict:
                 "pipeline_parallel_size": args.pipeline_parallel_size,
                 "data_parallel_size": args.data_parallel_size,
                 "gpu_memory_utilization": args.gpu_memory_utilization,
+                "signals": args.vllm_signals,
                 **({"batch_size": args.batch_size} if args.batch_size else {})}
     return {**common, "mode": args.mode, "batch_size": args.batch_size or 8, "device": args.device,
             "load_in_4bit": args.load_in_4bit}

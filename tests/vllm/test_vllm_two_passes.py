@@ -1,0 +1,64 @@
+"""The vllm backend's two passes (a log-probabilities engine, then a raw-logits engine) against the hf
+backend on the same 20 questions. The engines run in worker processes
+(``VLLM_ENABLE_V1_MULTIPROCESSING=1``), the case where the one-pass logits processor cannot report,
+so the backend's automatic choice is tested too."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from helpers.scoring import runner
+from helpers.scoring.specs import smollm2_gguf
+
+from vllm_common import LETTER_TOL, LOGIT_TOL, LOGLIK_TOL, MSP_TOL, PHRASING
+
+pytestmark = pytest.mark.vllm
+
+
+@pytest.fixture(scope="module")
+def backend(hf_records):
+    # the reference comes first: once started, the engines bind this process's threads
+    from helpers.scoring.vllm import load_backend
+
+    before = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING")
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
+    try:
+        engine = load_backend(str(smollm2_gguf()))  # signals="auto"
+        yield engine
+        engine.close()
+    finally:
+        if before is None:
+            os.environ.pop("VLLM_ENABLE_V1_MULTIPROCESSING")
+        else:
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = before
+
+
+@pytest.fixture(scope="module")
+def vllm_records(backend, questions):
+    return runner.score_questions(backend, questions, PHRASING)
+
+
+def test_worker_processes_get_two_passes_in_the_key(backend):
+    assert backend.signals == "two passes" and backend.logit_llm is not None
+    assert backend.key_settings()["signals"] == "two passes"
+
+
+def test_two_passes_give_the_grades_and_confidences_of_hf(vllm_records, hf_records, questions):
+    worst = dict.fromkeys(["msp", "max_logit", "letters", "logliks"], 0.0)
+    for q, v, h in zip(questions, vllm_records, hf_records):
+        assert (v["parsed"], v["grade"], v["answer_token"]) == (h["parsed"], h["grade"], h["answer_token"]), q.question_id
+        assert v["response"].startswith(h["response"])  # hf fast mode stops once the answer is settled
+        worst["msp"] = max(worst["msp"], abs(float(v["msp"]) - float(h["msp"])))
+        worst["max_logit"] = max(worst["max_logit"], abs(float(v["max_logit"]) - float(h["max_logit"])))
+        worst["letters"] = max(worst["letters"], float(np.max(np.abs(np.subtract(v["letter_probs"], h["letter_probs"])))))
+        worst["logliks"] = max(worst["logliks"], float(np.max(np.abs(np.subtract(v["option_logliks"], h["option_logliks"])))))
+    print("vllm two passes vs hf, max abs differences:", worst)
+    assert worst["msp"] <= MSP_TOL and worst["max_logit"] <= LOGIT_TOL
+    assert worst["letters"] <= LETTER_TOL and worst["logliks"] <= LOGLIK_TOL
+    answered = [r for r in vllm_records if r["answer_token"] >= 0]
+    assert len(answered) >= 15
+    # Max Logit is a raw logit, not a log-probability: positive here, and above log(MSP)
+    assert all(float(r["max_logit"]) > 0 > np.log(float(r["msp"])) for r in answered)
