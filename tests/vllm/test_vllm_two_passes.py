@@ -13,7 +13,7 @@ import pytest
 from helpers.scoring import runner
 from helpers.scoring.specs import smollm2_gguf
 
-from vllm_common import LETTER_TOL, LOGIT_TOL, LOGLIK_TOL, MSP_TOL, PHRASING
+from vllm_common import PHRASING, assert_agrees_with_hf
 
 pytestmark = pytest.mark.vllm
 
@@ -47,17 +47,7 @@ def test_worker_processes_get_two_passes_in_the_key(backend):
 
 
 def test_two_passes_give_the_grades_and_confidences_of_hf(vllm_records, hf_records, questions):
-    worst = dict.fromkeys(["msp", "max_logit", "letters", "logliks"], 0.0)
-    for q, v, h in zip(questions, vllm_records, hf_records):
-        assert (v["parsed"], v["grade"], v["answer_token"]) == (h["parsed"], h["grade"], h["answer_token"]), q.question_id
-        assert v["response"].startswith(h["response"])  # hf fast mode stops once the answer is settled
-        worst["msp"] = max(worst["msp"], abs(float(v["msp"]) - float(h["msp"])))
-        worst["max_logit"] = max(worst["max_logit"], abs(float(v["max_logit"]) - float(h["max_logit"])))
-        worst["letters"] = max(worst["letters"], float(np.max(np.abs(np.subtract(v["letter_probs"], h["letter_probs"])))))
-        worst["logliks"] = max(worst["logliks"], float(np.max(np.abs(np.subtract(v["option_logliks"], h["option_logliks"])))))
-    print("vllm two passes vs hf, max abs differences:", worst)
-    assert worst["msp"] <= MSP_TOL and worst["max_logit"] <= LOGIT_TOL
-    assert worst["letters"] <= LETTER_TOL and worst["logliks"] <= LOGLIK_TOL
+    assert_agrees_with_hf(vllm_records, hf_records, questions, "vllm two passes vs hf")
     answered = [r for r in vllm_records if r["answer_token"] >= 0]
     assert len(answered) >= 15
     # Max Logit is a raw logit, not a log-probability: positive here, and above log(MSP)
