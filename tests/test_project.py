@@ -23,3 +23,14 @@ def test_book_renders_without_executing():
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off"
     assert "book/references.bib" in config["bibtex_bibfiles"]
+
+
+def test_each_command_line_runs_main_after_defining_everything():
+    """`python -m helpers.X` executes the module top to bottom: a function defined below the
+    `if __name__ == "__main__"` block does not exist yet when main() runs."""
+    import ast
+
+    for name in ("book", "score", "tables"):
+        body = ast.parse((REPO / "src" / "helpers" / f"{name}.py").read_text()).body
+        guards = [i for i, node in enumerate(body) if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)]
+        assert guards == [len(body) - 1], name

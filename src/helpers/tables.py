@@ -118,12 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     tables = export_tables(answers, resamples=args.resamples, store=frame_store(analysis_cache_dir()))
     for path in write_tables(tables, args.out):
         print(path)
-    for path in write_beyond_tables(args.published_dir, args.scores_dir, args.include_scored, args.out):
+    one = load_answers(args.published_dir, args.scores_dir, shots=1, include_scored=args.include_scored)
+    for path in write_tables(export_beyond_tables(answers, one), args.out):
         print(path)
-
-
-if __name__ == "__main__":
-    main()
 
 
 # --- the chapters beyond the paper: one CSV per chapter ---------------------------------------------
@@ -158,8 +155,5 @@ def export_beyond_tables(zero: pd.DataFrame, one: pd.DataFrame, k=20) -> dict[st
     return {name: table[BEYOND_COLUMNS[name]] for name, table in tables.items()}
 
 
-def write_beyond_tables(published_dir_arg, scores_dir, include_scored: bool, out: Path) -> list[Path]:
-    """Load the zero- and one-shot answers as :func:`main` does and write :func:`export_beyond_tables`."""
-    zero = load_answers(published_dir_arg, scores_dir, shots=0, include_scored=include_scored)
-    one = load_answers(published_dir_arg, scores_dir, shots=1, include_scored=include_scored)
-    return write_tables(export_beyond_tables(zero, one), out)
+if __name__ == "__main__":
+    main()
